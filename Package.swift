@@ -1,0 +1,71 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Module boundaries follow ../shared/DESIGN.md: arrows are the only allowed imports.
+//   C targets → DecantIO → DecantArchive → decant
+//   DecantOCI (pure values) → DecantArchive
+let package = Package(
+    name: "Decant",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "DecantIO", targets: ["DecantIO"]),
+        .library(name: "DecantOCI", targets: ["DecantOCI"]),
+        .library(name: "DecantArchive", targets: ["DecantArchive"]),
+        .executable(name: "decant", targets: ["decant"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
+    ],
+    targets: [
+        // System libraries (Debian -dev packages, found through pkg-config).
+        .systemLibrary(name: "CLiburing", pkgConfig: "liburing", providers: [.apt(["liburing-dev"])]),
+        .systemLibrary(name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CISAL", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
+        // The only hand-written C: what Swift cannot call directly (macros, variadic syscall()).
+        .target(name: "CDecantShim", dependencies: ["CLiburing", "CZlib"]),
+
+        .target(
+            name: "DecantIO",
+            dependencies: [
+                "CDecantShim", "CLiburing",
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "DecantOCI",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .target(
+            name: "DecantArchive",
+            dependencies: [
+                "DecantIO", "DecantOCI", "CZstd", "CZlib", "CISAL", "CDecantShim",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "decant",
+            dependencies: [
+                "DecantArchive", "DecantOCI", "DecantIO",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        .testTarget(name: "DecantOCITests", dependencies: ["DecantOCI"]),
+        .testTarget(name: "DecantIOTests", dependencies: ["DecantIO"]),
+        .testTarget(
+            name: "DecantArchiveTests",
+            dependencies: ["DecantArchive", "DecantOCI", "DecantIO", "CArchive"],
+            exclude: []
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

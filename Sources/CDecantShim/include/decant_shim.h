@@ -1,0 +1,46 @@
+// The little C that Swift cannot reach directly: variadic syscall(), function-like macros,
+// headers the Glibc module does not export. Everything else is called from Swift as it is.
+#pragma once
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <liburing.h>
+#include <zlib.h>
+
+/// openat2(2) through syscall(): glibc 2.36 has no wrapper. Returns an fd, or -1 with errno set.
+int decant_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve);
+
+/// openat(2) with an explicit mode (the libc prototype is variadic).
+int decant_openat(int dirfd, const char *path, int flags, mode_t mode);
+
+/// RESOLVE_* flags of <linux/openat2.h>.
+extern const uint64_t DECANT_RESOLVE_IN_ROOT;
+extern const uint64_t DECANT_RESOLVE_NO_MAGICLINKS;
+extern const uint64_t DECANT_RESOLVE_NO_SYMLINKS;
+
+/// makedev/major/minor are macros in <sys/sysmacros.h>.
+dev_t decant_makedev(unsigned int major, unsigned int minor);
+unsigned int decant_major(dev_t dev);
+unsigned int decant_minor(dev_t dev);
+
+/// <sys/xattr.h>, which the Glibc module does not export.
+int decant_fsetxattr(int fd, const char *name, const void *value, size_t size);
+int decant_lsetxattr(const char *path, const char *name, const void *value, size_t size);
+ssize_t decant_lgetxattr(const char *path, const char *name, void *value, size_t size);
+ssize_t decant_llistxattr(const char *path, char *list, size_t size);
+
+/// syncfs(2) needs _GNU_SOURCE in the header.
+int decant_syncfs(int fd);
+
+/// IOSQE_* flags are macros built on an enum.
+extern const uint8_t DECANT_IOSQE_IO_LINK;
+
+/// zlib's inflateInit2 is a macro; window bits 15+16 accept a gzip wrapper only.
+int decant_inflate_init_gzip(z_stream *stream);
+
+/// A fresh readable descriptor for the directory `dirfd` refers to (which may be an `O_PATH`
+/// descriptor), for `fdopendir(3)`, which takes ownership of what it is given.
+int decant_openat_dot(int dirfd);
+
+/// O_PATH, which the Glibc module does not export.
+extern const int DECANT_O_PATH;

@@ -1,0 +1,116 @@
+import DecantIO
+import DecantOCI
+import Foundation
+import Logging
+import SystemPackage
+
+/// containerd's `diff.Apply`: a layer blob in, an overlayfs upper directory (or a naive tree) out,
+/// and the digests to verify it by.
+///
+/// Two threads per layer: a decoding thread reads, hashes, decompresses and hashes again, filling a
+/// small ring of buffers; the calling thread parses tar entries straight out of those buffers and
+/// writes them. Memory stays at `bufferSize × (bufferCount + 1)` whatever the layer's size.
+public enum LayerApplier {
+    /// Applies the layer read from `source` into the existing directory `directory`.
+    ///
+    /// Blocks the calling thread (which does the file writing) until the layer is complete. On
+    /// error the directory holds a partial layer and must be discarded; nothing outside it was
+    /// touched.
+    public static func apply(from source: any LayerByteSource, into directory: FilePath,
+                             options: ApplyOptions, logger: Logger = Logger(label: "decant.apply")) throws(LayerError) -> LayerApplyResult {
+        let layer = options.layerName
+        let tree: ContainedTree
+        do {
+            tree = try ContainedTree(root: directory)
+        } catch {
+            throw LayerError(.filesystem, layer: layer, message: "cannot open the target directory \(directory)", cause: error)
+        }
+        let queue = ChunkQueue(buffers: options.bufferCount, capacity: options.bufferSize)
+        let decoder = LayerDecoder(source: source, declared: options.mediaType, gzip: options.gzip, layer: layer,
+                                   queue: queue, readSize: options.bufferSize)
+        let decoderDone = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            decoder.run()
+            decoderDone.signal()
+        }
+        thread.name = "decant-decode"
+        thread.start()
+
+        let sink = makeSink(options.io, logger: logger)
+        let writer = LayerWriter(tree: tree, whiteouts: options.whiteouts, sink: sink)
+        var current: String?
+        do {
+            let reader = TarReader(queue: queue)
+            reader.beforeRecycle = { try sink.drain() }
+            while let entry = try reader.next() {
+                current = entry.name
+                try writer.apply(entry, from: reader)
+            }
+            current = nil
+            try reader.drain()
+            try writer.finish()
+        } catch {
+            queue.abandon()
+            decoderDone.wait()
+            throw describe(error, layer: layer, entry: current)
+        }
+        decoderDone.wait()
+        guard let digests = decoder.digests else {
+            // The reader saw the stream end, so the decoder finished and recorded its digests.
+            preconditionFailure("decoder finished without digests")
+        }
+        return LayerApplyResult(layer: layer, digests: digests, entries: writer.counts, fileBytes: writer.fileBytes,
+                                usage: writer.usage, implicitDirectories: writer.implicitDirectories,
+                                whiteoutMode: options.whiteouts, io: sink.backend)
+    }
+
+    /// The same on a thread of its own, for callers in Swift concurrency: the cooperative pool is
+    /// never blocked by file I/O.
+    public static func apply(from source: any LayerByteSource, into directory: FilePath,
+                             options: ApplyOptions, logger: Logger = Logger(label: "decant.apply")) async throws(LayerError) -> LayerApplyResult {
+        let result: Result<LayerApplyResult, LayerError> = await withCheckedContinuation { continuation in
+            let thread = Thread {
+                do throws(LayerError) {
+                    continuation.resume(returning: .success(try apply(from: source, into: directory, options: options, logger: logger)))
+                } catch {
+                    continuation.resume(returning: .failure(error))
+                }
+            }
+            thread.name = "decant-apply"
+            thread.start()
+        }
+        return try result.get()
+    }
+
+    private static func makeSink(_ backend: FileIOBackend, logger: Logger) -> any RegularFileSink {
+        switch backend {
+        case .syscalls:
+            return SyscallFileSink()
+        case .uring:
+            return SyscallFileSink()
+        }
+    }
+
+    /// Gives every failure the layer and entry it happened in.
+    private static func describe(_ error: any Error, layer: String, entry: String?) -> LayerError {
+        switch error {
+        case var error as LayerError:
+            if error.entry == nil { error.entry = entry }
+            return error
+        case let error as SystemCallError:
+            return LayerError(.filesystem, layer: layer, entry: entry, message: "cannot write the entry", cause: error)
+        case let error as TarFormatError:
+            return LayerError(.invalidHeader, layer: layer, entry: entry, message: error.message)
+        case is TarTruncated:
+            return LayerError(.truncated, layer: layer, entry: entry, message: "truncated tar stream: it ends inside an entry")
+        case let error as UnsupportedEntry:
+            return LayerError(.unsupportedEntry, layer: layer, entry: entry, message: error.message)
+        case let error as InvalidWhiteout:
+            return LayerError(.invalidWhiteout, layer: layer, entry: entry, message: "invalid whiteout name \(error.name.debugDescription)")
+        case let error as InvalidName:
+            return LayerError(.invalidName, layer: layer, entry: error.name, message: "entry name is not valid UTF-8")
+        default:
+            return LayerError(.filesystem, layer: layer, entry: entry, message: "\(error)")
+        }
+    }
+}

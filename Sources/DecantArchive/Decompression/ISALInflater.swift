@@ -1,0 +1,67 @@
+import CISAL
+
+/// gzip through ISA-L's `isal_inflate`, which checks each member's CRC and length.
+///
+/// Multi-member streams are read whole, as Go's `gzip.Reader` (and so containerd) reads them: after
+/// a member ends, any further byte must start another member; anything else is trailing data.
+final class ISALInflater: Decompressor {
+    private let state: UnsafeMutablePointer<inflate_state>
+    /// True between the end of one member and the first byte of the next.
+    private var betweenMembers = false
+
+    init() {
+        state = .allocate(capacity: 1)
+        isal_inflate_init(state)
+        state.pointee.crc_flag = UInt32(ISAL_GZIP)
+    }
+
+    deinit {
+        state.deallocate()
+    }
+
+    func decompress(_ input: inout UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws(DecodeError) -> Int {
+        var produced = 0
+        while produced < output.count {
+            if state.pointee.block_state == ISAL_BLOCK_FINISH {
+                guard !input.isEmpty else { break }
+                isal_inflate_reset(state)
+                state.pointee.crc_flag = UInt32(ISAL_GZIP)
+                betweenMembers = true
+            }
+            state.pointee.next_in = UnsafeMutablePointer(mutating: input.baseAddress?.assumingMemoryBound(to: UInt8.self))
+            state.pointee.avail_in = UInt32(input.count)
+            state.pointee.next_out = (output.baseAddress! + produced).assumingMemoryBound(to: UInt8.self)
+            state.pointee.avail_out = UInt32(output.count - produced)
+            let status = isal_inflate(state)
+            let consumed = input.count - Int(state.pointee.avail_in)
+            input = UnsafeRawBufferPointer(rebasing: input[consumed...])
+            let wrote = output.count - produced - Int(state.pointee.avail_out)
+            produced += wrote
+            if status < 0 { throw error(for: status) }
+            if wrote > 0 { betweenMembers = false }
+            if consumed == 0 && wrote == 0 && state.pointee.block_state != ISAL_BLOCK_FINISH { break }
+        }
+        return produced
+    }
+
+    func finish() throws(DecodeError) {
+        if state.pointee.block_state != ISAL_BLOCK_FINISH {
+            throw DecodeError(kind: .truncated, message: "truncated gzip stream: it ends before its last member is complete")
+        }
+    }
+
+    private func error(for status: Int32) -> DecodeError {
+        switch status {
+        case ISAL_INVALID_WRAPPER where betweenMembers, ISAL_UNSUPPORTED_METHOD where betweenMembers:
+            return DecodeError(kind: .trailingData, message: "trailing data after gzip stream")
+        case ISAL_INCORRECT_CHECKSUM:
+            return DecodeError(kind: .corrupt, message: "corrupt gzip stream: checksum mismatch")
+        case ISAL_INVALID_WRAPPER:
+            return DecodeError(kind: .corrupt, message: "corrupt gzip stream: invalid gzip header")
+        case ISAL_UNSUPPORTED_METHOD:
+            return DecodeError(kind: .corrupt, message: "corrupt gzip stream: unsupported compression method")
+        default:
+            return DecodeError(kind: .corrupt, message: "corrupt gzip stream: invalid deflate data (isal_inflate \(status))")
+        }
+    }
+}

@@ -1,0 +1,136 @@
+import Crypto
+import DecantIO
+import DecantOCI
+
+/// The digests and sizes of both of a layer's streams, known once it was read to its end.
+public struct StreamDigests: Sendable, Equatable, Codable {
+    /// The blob's digest: what a manifest names the layer by.
+    public var compressedDigest: DecantOCI.Digest
+    public var compressedSize: Int64
+    /// The digest of the uncompressed tar, every byte including any after the end-of-archive
+    /// marker: what the image config lists as the layer's `diff_id`.
+    public var diffID: DecantOCI.Digest
+    public var uncompressedSize: Int64
+    /// What the bytes turned out to be compressed with.
+    public var compression: Compression
+}
+
+/// Reads a blob, hashes it, decompresses it and hashes the result, on its own thread, filling the
+/// buffers of a ``ChunkQueue`` for the applying thread.
+final class LayerDecoder: @unchecked Sendable {
+    private let source: any LayerByteSource
+    private let declared: MediaType?
+    private let gzip: GzipImplementation
+    private let layer: String
+    private let queue: ChunkQueue
+    private let readSize: Int
+    /// Written by the decoding thread before it closes the queue, read by the consumer after it
+    /// saw the queue closed: the queue's lock orders the two.
+    private(set) var digests: StreamDigests?
+
+    init(source: any LayerByteSource, declared: MediaType?, gzip: GzipImplementation, layer: String,
+         queue: ChunkQueue, readSize: Int) {
+        self.source = source
+        self.declared = declared
+        self.gzip = gzip
+        self.layer = layer
+        self.queue = queue
+        self.readSize = readSize
+    }
+
+    /// Runs the whole stream; always ends by closing the queue.
+    func run() {
+        do {
+            try decode()
+            queue.close(.finished)
+        } catch {
+            queue.close(.failed(error))
+        }
+    }
+
+    private func decode() throws(LayerError) {
+        let input = UnsafeMutableRawBufferPointer.allocate(byteCount: readSize, alignment: 4096)
+        defer { input.deallocate() }
+        var compressedHash = SHA256()
+        var diffHash = SHA256()
+        var compressedSize: Int64 = 0
+        var uncompressedSize: Int64 = 0
+        var filled = 0
+        var endOfInput = false
+
+        func refill() throws(LayerError) {
+            do {
+                let count = try source.read(into: UnsafeMutableRawBufferPointer(rebasing: input[filled...]))
+                if count == 0 { endOfInput = true; return }
+                compressedHash.update(bufferPointer: UnsafeRawBufferPointer(rebasing: input[filled..<(filled + count)]))
+                compressedSize += Int64(count)
+                filled += count
+            } catch {
+                throw LayerError(.source, layer: layer, message: "cannot read the blob", cause: error)
+            }
+        }
+
+        // Enough bytes to tell the compression from the magic.
+        while filled < 4 && !endOfInput { try refill() }
+        let compression = Compression.detect(magic: UnsafeRawBufferPointer(rebasing: input[..<filled]))
+        if let declared, !declared.admits(compression) {
+            throw LayerError(.mediaTypeMismatch, layer: layer,
+                             message: "media type \(declared) declares \(declared.declaredLayerCompression?.description ?? "an unknown compression") but the bytes are \(compression == .none ? "uncompressed" : compression.description)")
+        }
+        let decompressor: any Decompressor = switch compression {
+        case .none: PassThrough()
+        case .gzip: gzip == .isal ? ISALInflater() : ZlibInflater()
+        case .zstd: ZstdDecompressor()
+        }
+
+        var pending = UnsafeRawBufferPointer(rebasing: input[..<filled])
+        var finished = false
+        while !finished {
+            guard let chunk = queue.takeEmpty() else { return }
+            while !chunk.isFull {
+                if pending.isEmpty && !endOfInput {
+                    filled = 0
+                    try refill()
+                    pending = UnsafeRawBufferPointer(rebasing: input[..<filled])
+                    continue
+                }
+                let before = pending.count
+                let produced: Int
+                do {
+                    produced = try decompressor.decompress(&pending, into: chunk.free)
+                } catch {
+                    throw LayerError(Self.code(error.kind), layer: layer, message: error.message)
+                }
+                chunk.count += produced
+                if produced == 0 && pending.count == before {
+                    // Input exhausted and nothing more buffered in the decoder: the stream is done.
+                    if pending.isEmpty { finished = true; break }
+                    throw LayerError(.corrupt, layer: layer, message: "the \(compression) decoder stopped making progress")
+                }
+            }
+            if chunk.count > 0 {
+                diffHash.update(bufferPointer: chunk.bytes)
+                uncompressedSize += Int64(chunk.count)
+                queue.send(chunk)
+            } else {
+                queue.recycle(chunk)
+            }
+        }
+        do {
+            try decompressor.finish()
+        } catch {
+            throw LayerError(Self.code(error.kind), layer: layer, message: error.message)
+        }
+        digests = StreamDigests(compressedDigest: DecantOCI.Digest(compressedHash.finalize()), compressedSize: compressedSize,
+                                diffID: DecantOCI.Digest(diffHash.finalize()), uncompressedSize: uncompressedSize,
+                                compression: compression)
+    }
+
+    private static func code(_ kind: DecodeError.Kind) -> LayerError.Code {
+        switch kind {
+        case .truncated: .truncated
+        case .corrupt: .corrupt
+        case .trailingData: .trailingData
+        }
+    }
+}

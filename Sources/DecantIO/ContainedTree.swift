@@ -1,0 +1,129 @@
+import CDecantShim
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A directory tree that nothing written through it can leave.
+///
+/// Parent directories are resolved by the kernel inside the root (`openat2` with
+/// `RESOLVE_IN_ROOT`): `..` stops at the root, absolute symlinks restart at the root, so `../x`,
+/// `/x` and `link→/` followed by `link/x` all land inside it, as containerd's `fs.RootPath`
+/// confines them. Entries are then created with `*at` calls on the resolved directory, which never
+/// follow the last component.
+///
+/// Resolved directories are cached by path, because a layer's entries arrive grouped by directory.
+/// The cache is dropped whenever the caller removes a directory or a symlink, the only changes that
+/// can move where an already-resolved path leads. Not thread-safe: one tree per applying thread.
+public final class ContainedTree {
+    /// The root directory; nothing outside it is ever opened for writing.
+    public let root: OwnedDescriptor
+    /// The root as the caller named it, for messages.
+    public let rootPath: FilePath
+
+    private var cache: [String: OwnedDescriptor] = [:]
+    private static let cacheLimit = 512
+    /// Linux's own limit for symlinks followed in one lookup, which containerd uses too.
+    private static let symlinkLimit = 255
+
+    /// Opens `path`, which must be an existing directory.
+    public init(root path: FilePath) throws(SystemCallError) {
+        self.root = OwnedDescriptor(taking: try FileDescriptor.openDirectory(path))
+        self.rootPath = path
+    }
+
+    /// The directory at `path` (components joined by `/`, relative to the root, `""` for the root
+    /// itself), resolved inside the root.
+    ///
+    /// Missing components are created `0755` owned by `0:0`, as containerd's `MkdirAll` does, and
+    /// each is passed to `created` — unless `createMissing` is false, when a missing component is
+    /// `ENOENT`. A dangling symlink on the way is followed to where it points inside the root, and
+    /// that is what gets created.
+    public func directory(
+        _ path: String, createMissing: Bool, created: (String) -> Void = { _ in }
+    ) throws(SystemCallError) -> FileDescriptor {
+        if path.isEmpty { return root.descriptor }
+        if let hit = cache[path] { return hit.descriptor }
+        var current = path
+        for _ in 0...Self.symlinkLimit {
+            do throws(SystemCallError) {
+                return remember(path, try root.descriptor.openInRoot(current, flags: DECANT_O_PATH | O_DIRECTORY))
+            } catch where error.errno == .noSuchFileOrDirectory && createMissing {
+                switch try createComponents(of: current, created: created) {
+                case .created(let descriptor): return remember(path, descriptor)
+                case .followSymlink(let target): current = target
+                }
+            }
+        }
+        throw SystemCallError("openat2", path: path, errno: .tooManySymbolicLinkLevels)
+    }
+
+    /// Forgets every resolved directory: call after removing a directory or a symlink.
+    public func invalidate() {
+        cache.removeAll(keepingCapacity: true)
+    }
+
+    private func remember(_ path: String, _ descriptor: FileDescriptor) -> FileDescriptor {
+        if cache.count >= Self.cacheLimit { cache.removeAll(keepingCapacity: true) }
+        cache[path] = OwnedDescriptor(taking: descriptor)
+        return descriptor
+    }
+
+    private enum Creation {
+        case created(FileDescriptor)
+        /// A component was a dangling symlink: resolve this root-relative path instead.
+        case followSymlink(String)
+    }
+
+    /// Walks `path` one component at a time, creating what is missing.
+    private func createComponents(of path: String, created: (String) -> Void) throws(SystemCallError) -> Creation {
+        let components = path.split(separator: "/").map(String.init)
+        var parent = OwnedDescriptor(taking: try root.descriptor.openEntry(".", flags: DECANT_O_PATH | O_DIRECTORY))
+        var prefix = ""
+        for (index, component) in components.enumerated() {
+            let next = prefix.isEmpty ? component : prefix + "/" + component
+            do throws(SystemCallError) {
+                parent = OwnedDescriptor(taking: try root.descriptor.openInRoot(next, flags: DECANT_O_PATH | O_DIRECTORY))
+            } catch where error.errno == .noSuchFileOrDirectory {
+                if let status = try parent.descriptor.status(of: component), status.isSymlink {
+                    let target = try readSymlink(component, in: parent.descriptor, path: next)
+                    let base = target.hasPrefix("/") ? "" : prefix
+                    let rest = components[(index + 1)...].joined(separator: "/")
+                    return .followSymlink(Self.clean([base, target, rest].joined(separator: "/")))
+                }
+                try parent.descriptor.makeDirectory(component, mode: 0o755)
+                try parent.descriptor.changeOwner(of: component, uid: 0, gid: 0)
+                try parent.descriptor.changeMode(of: component, mode: 0o755)
+                created(next)
+                parent = OwnedDescriptor(taking: try parent.descriptor.openEntry(
+                    component, flags: DECANT_O_PATH | O_DIRECTORY | O_NOFOLLOW))
+            }
+            prefix = next
+        }
+        // The caller keeps the descriptor in its cache: hand over a duplicate it can own.
+        return .created(try root.descriptor.openInRoot(prefix, flags: DECANT_O_PATH | O_DIRECTORY))
+    }
+
+    private func readSymlink(_ name: String, in directory: FileDescriptor, path: String) throws(SystemCallError) -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let count = try check("readlinkat", path: path) {
+            Int32(readlinkat(directory.rawValue, name, &buffer, buffer.count - 1))
+        }
+        return String(decoding: buffer[..<Int(count)].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// Cleans a path lexically as if it were absolute, the way `filepath.Clean("/" + path)` would,
+    /// and returns it without the leading slash: `""` is the root.
+    public static func clean(_ path: String) -> String {
+        var parts: [Substring] = []
+        for part in path.split(separator: "/", omittingEmptySubsequences: true) {
+            switch part {
+            case ".": continue
+            case "..": if !parts.isEmpty { parts.removeLast() }
+            default: parts.append(part)
+            }
+        }
+        return parts.joined(separator: "/")
+    }
+}

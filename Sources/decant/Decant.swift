@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// The `decant` command line.
+@main
+struct Decant: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "decant",
+        abstract: "Pull container images and unpack them into overlayfs snapshots, fast.",
+        subcommands: [ApplyLayerCommand.self]
+    )
+}

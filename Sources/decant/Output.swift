@@ -1,0 +1,79 @@
+import DecantArchive
+import Foundation
+
+/// How the command line prints: human lines on stdout, errors on stderr, JSON when asked.
+enum Output {
+    static func printJSON(_ value: some Encodable) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let data = try encoder.encode(value)
+        FileHandle.standardOutput.write(data + Data("\n".utf8))
+    }
+
+    static func printError(_ message: String) {
+        FileHandle.standardError.write(Data("decant: \(message)\n".utf8))
+    }
+
+    static func printHuman(_ result: LayerApplyResult, directory: String, seconds: Double) {
+        let digests = result.digests
+        let entries = result.entries
+        let megabytes = Double(digests.uncompressedSize) / 1_000_000
+        print("""
+            layer        \(result.layer)
+            directory    \(directory) (\(result.whiteoutMode) whiteouts, \(result.io) I/O)
+            digest       \(digests.compressedDigest)  (\(digests.compression), \(digests.compressedSize) bytes)
+            diff_id      \(digests.diffID)  (\(digests.uncompressedSize) bytes)
+            entries      \(entries.total): \(entries.regularFiles) files, \(entries.directories) dirs, \
+            \(entries.symlinks) symlinks, \(entries.hardlinks) hardlinks, \(entries.devices) devices, \
+            \(entries.fifos) fifos, \(entries.whiteouts) whiteouts, \(entries.opaqueDirectories) opaque, \
+            \(entries.skipped) skipped
+            implicit     \(result.implicitDirectories.count) parent directories created
+            usage        \(result.usage.bytes) bytes, \(result.usage.inodes) inodes
+            time         \(String(format: "%.3f", seconds)) s, \(String(format: "%.1f", megabytes / max(seconds, 1e-9))) MB/s, \
+            \(String(format: "%.0f", Double(entries.total) / max(seconds, 1e-9))) entries/s
+            """)
+    }
+}
+
+/// `apply-layer --json` on success.
+struct ApplyReport: Encodable {
+    var result: LayerApplyResult
+    var directory: String
+    var seconds: Double
+
+    enum CodingKeys: String, CodingKey { case ok, directory, seconds, result }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(true, forKey: .ok)
+        try container.encode(directory, forKey: .directory)
+        try container.encode(seconds, forKey: .seconds)
+        try container.encode(result, forKey: .result)
+    }
+}
+
+/// `apply-layer --json` on failure: what failed and which directory to discard.
+struct ApplyFailure: Encodable {
+    var error: LayerError
+    var directory: String
+
+    enum CodingKeys: String, CodingKey { case ok, code, layer, entry, message, description, discard }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(false, forKey: .ok)
+        try container.encode(error.code, forKey: .code)
+        try container.encode(error.layer, forKey: .layer)
+        try container.encodeIfPresent(error.entry, forKey: .entry)
+        try container.encode(error.message, forKey: .message)
+        try container.encode(error.description, forKey: .description)
+        try container.encode(directory, forKey: .discard)
+    }
+}
+
+extension Duration {
+    var seconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}
