@@ -32,7 +32,7 @@ let package = Package(
         .target(
             name: "DecantIO",
             dependencies: [
-                "CDecantShim", "CLiburing",
+                "CDecantShim",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
             ]

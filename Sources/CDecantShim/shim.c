@@ -2,6 +2,8 @@
 #include "decant_shim.h"
 
 #include <errno.h>
+#include <liburing.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/syscall.h>
@@ -41,7 +43,43 @@ ssize_t decant_llistxattr(const char *path, char *list, size_t size) {
 
 int decant_syncfs(int fd) { return syncfs(fd); }
 
-const uint8_t DECANT_IOSQE_IO_LINK = IOSQE_IO_LINK;
+struct decant_ring {
+    struct io_uring ring;
+};
+
+decant_ring *decant_ring_create(unsigned entries, int *error) {
+    decant_ring *ring = calloc(1, sizeof(*ring));
+    if (ring == NULL) { *error = -ENOMEM; return NULL; }
+    int result = io_uring_queue_init(entries, &ring->ring, 0);
+    if (result < 0) { free(ring); *error = result; return NULL; }
+    return ring;
+}
+
+void decant_ring_destroy(decant_ring *ring) {
+    io_uring_queue_exit(&ring->ring);
+    free(ring);
+}
+
+int decant_ring_queue_write(decant_ring *ring, int fd, const void *buffer, unsigned length, uint64_t offset, uint64_t tag) {
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&ring->ring);
+    if (sqe == NULL) return 0;
+    io_uring_prep_write(sqe, fd, buffer, length, offset);
+    io_uring_sqe_set_data64(sqe, tag);
+    return 1;
+}
+
+int decant_ring_submit_and_wait(decant_ring *ring, unsigned wait) {
+    return io_uring_submit_and_wait(&ring->ring, wait);
+}
+
+int decant_ring_reap(decant_ring *ring, uint64_t *tag, int32_t *result) {
+    struct io_uring_cqe *cqe = NULL;
+    if (io_uring_peek_cqe(&ring->ring, &cqe) != 0 || cqe == NULL) return 0;
+    *tag = io_uring_cqe_get_data64(cqe);
+    *result = cqe->res;
+    io_uring_cqe_seen(&ring->ring, cqe);
+    return 1;
+}
 
 int decant_inflate_init_gzip(z_stream *stream) {
     return inflateInit2(stream, 15 + 16);

@@ -145,6 +145,20 @@ extension FileDescriptor {
         }
     }
 
+    /// Writes all of `bytes` at `offset`, looping over short writes: `pwrite(2)`.
+    public func writeAll(_ bytes: UnsafeRawBufferPointer, at offset: Int64, path: String) throws(SystemCallError) {
+        var done = 0
+        while done < bytes.count {
+            let written = Glibc.pwrite(rawValue, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
+            if written < 0 {
+                let errno = Errno(rawValue: Glibc.errno)
+                if errno == .interrupted { continue }
+                throw SystemCallError("pwrite", path: path, errno: errno)
+            }
+            done += written
+        }
+    }
+
     /// Flushes the whole filesystem this descriptor lives on: `syncfs(2)`.
     public func syncFilesystem(path: String) throws(SystemCallError) {
         _ = try check("syncfs", path: path) { decant_syncfs(rawValue) }

@@ -4,7 +4,6 @@
 
 #include <stdint.h>
 #include <sys/types.h>
-#include <liburing.h>
 #include <zlib.h>
 
 /// openat2(2) through syscall(): glibc 2.36 has no wrapper. Returns an fd, or -1 with errno set.
@@ -32,8 +31,20 @@ ssize_t decant_llistxattr(const char *path, char *list, size_t size);
 /// syncfs(2) needs _GNU_SOURCE in the header.
 int decant_syncfs(int fd);
 
-/// IOSQE_* flags are macros built on an enum.
-extern const uint8_t DECANT_IOSQE_IO_LINK;
+/// An io_uring instance, opaque to Swift: swift-system's headers pull in the kernel's
+/// <linux/io_uring.h>, whose definitions clash with liburing's own copy in one Swift module.
+typedef struct decant_ring decant_ring;
+
+/// io_uring_queue_init(3) on a new ring; NULL with *error set to a negative errno on failure.
+decant_ring *decant_ring_create(unsigned entries, int *error);
+/// io_uring_queue_exit(3) and free.
+void decant_ring_destroy(decant_ring *ring);
+/// Queues a positional write tagged with `tag`; 0 when the submission queue is full.
+int decant_ring_queue_write(decant_ring *ring, int fd, const void *buffer, unsigned length, uint64_t offset, uint64_t tag);
+/// io_uring_submit_and_wait(3): submits what is queued, waits for at least `wait` completions.
+int decant_ring_submit_and_wait(decant_ring *ring, unsigned wait);
+/// Reaps one completion if there is one: returns 1 and fills tag/result, else 0.
+int decant_ring_reap(decant_ring *ring, uint64_t *tag, int32_t *result);
 
 /// zlib's inflateInit2 is a macro; window bits 15+16 accept a gzip wrapper only.
 int decant_inflate_init_gzip(z_stream *stream);

@@ -87,7 +87,7 @@ public enum LayerApplier {
         case .syscalls:
             return SyscallFileSink()
         case .uring:
-            return SyscallFileSink()
+            return UringFileSink.make(logger: logger) ?? SyscallFileSink()
         }
     }
 

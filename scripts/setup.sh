@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Decant builds and tests with. Idempotent; needs root.
+#   bash scripts/setup.sh
+set -euo pipefail
+
+packages=(
+    # Build: the C libraries Decant links, found through pkg-config.
+    pkg-config liburing-dev libarchive-dev libzstd-dev zlib1g-dev libisal-dev
+    # Tests: containerd 1.6 is the reference implementation; zstd and python3 make fixtures;
+    # attr to inspect xattrs by hand.
+    containerd zstd pigz python3 attr
+)
+
+missing=()
+for package in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
