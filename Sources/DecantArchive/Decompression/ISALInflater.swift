@@ -6,8 +6,11 @@ import CISAL
 /// a member ends, any further byte must start another member; anything else is trailing data.
 final class ISALInflater: Decompressor {
     private let state: UnsafeMutablePointer<inflate_state>
-    /// True between the end of one member and the first byte of the next.
+    /// True from the end of one member until the next one produces output.
     private var betweenMembers = false
+    /// Whether the bytes after the last complete member start like a gzip member (so that a stream
+    /// ending there is a truncated member rather than trailing data).
+    private var nextLooksLikeGzip = true
 
     init() {
         state = .allocate(capacity: 1)
@@ -27,6 +30,7 @@ final class ISALInflater: Decompressor {
                 isal_inflate_reset(state)
                 state.pointee.crc_flag = UInt32(ISAL_GZIP)
                 betweenMembers = true
+                nextLooksLikeGzip = input.first == 0x1F
             }
             state.pointee.next_in = UnsafeMutablePointer(mutating: input.baseAddress?.assumingMemoryBound(to: UInt8.self))
             state.pointee.avail_in = UInt32(input.count)
@@ -45,6 +49,9 @@ final class ISALInflater: Decompressor {
     }
 
     func finish() throws(DecodeError) {
+        if betweenMembers && !nextLooksLikeGzip {
+            throw DecodeError(kind: .trailingData, message: "trailing data after gzip stream")
+        }
         if state.pointee.block_state != ISAL_BLOCK_FINISH {
             throw DecodeError(kind: .truncated, message: "truncated gzip stream: it ends before its last member is complete")
         }

@@ -7,6 +7,8 @@ final class ZlibInflater: Decompressor {
     private let stream: UnsafeMutablePointer<z_stream>
     private var memberEnded = false
     private var betweenMembers = false
+    /// See ``ISALInflater``: whether the bytes after the last member start like a gzip member.
+    private var nextLooksLikeGzip = true
 
     init() {
         stream = .allocate(capacity: 1)
@@ -28,6 +30,7 @@ final class ZlibInflater: Decompressor {
                 inflateReset(stream)
                 memberEnded = false
                 betweenMembers = true
+                nextLooksLikeGzip = input.first == 0x1F
             }
             stream.pointee.next_in = UnsafeMutablePointer(mutating: input.baseAddress?.assumingMemoryBound(to: Bytef.self))
             stream.pointee.avail_in = uInt(input.count)
@@ -44,7 +47,7 @@ final class ZlibInflater: Decompressor {
                 memberEnded = true
                 betweenMembers = false
             case Z_OK:
-                if consumed > 0 { betweenMembers = betweenMembers && wrote == 0 && consumed < 10 }
+                if wrote > 0 { betweenMembers = false }
             case Z_BUF_ERROR:
                 return produced
             case Z_DATA_ERROR where betweenMembers:
@@ -62,6 +65,9 @@ final class ZlibInflater: Decompressor {
     }
 
     func finish() throws(DecodeError) {
+        if betweenMembers && !nextLooksLikeGzip {
+            throw DecodeError(kind: .trailingData, message: "trailing data after gzip stream")
+        }
         if !memberEnded {
             throw DecodeError(kind: .truncated, message: "truncated gzip stream: it ends before its last member is complete")
         }

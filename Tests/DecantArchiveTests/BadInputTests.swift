@@ -1,0 +1,89 @@
+import DecantArchive
+import Foundation
+import Testing
+
+/// Corrupt, truncated and hostile layers: a clear error naming the layer and the entry, and
+/// nothing outside the target directory touched.
+@Suite(.serialized) struct BadInputTests {
+    @Test func everyBadLayerFailsWithItsCause() throws {
+        let fixtures = try FixtureSet.get()
+        #expect(fixtures.errorCases.count >= 10)
+        for fixture in fixtures.errorCases {
+            guard case .error(let expected) = fixture.expect else { continue }
+            let scratch = try Scratch(fixture.name)
+            let tripwires = try Tripwires(around: scratch)
+            do {
+                _ = try applyLayer(fixtures.url(fixture.blob), mediaType: fixture.mediaType, into: tripwires.root,
+                                   whiteouts: .overlay)
+                Issue.record("\(fixture.name): applied without an error; expected \(expected.debugDescription)")
+            } catch let error as LayerError {
+                #expect(error.description.lowercased().contains(expected.lowercased()),
+                        "\(fixture.name): \(error.description) does not say \(expected.debugDescription)")
+                #expect(error.layer == URL(fileURLWithPath: fixture.blob).lastPathComponent, "\(fixture.name)")
+            }
+            try tripwires.expectUntouched(fixture.name)
+        }
+    }
+
+    /// containerd rejects the same layers (Decant is stricter only about media types).
+    @Test func containerdRejectsThemToo() throws {
+        let fixtures = try FixtureSet.get()
+        for fixture in fixtures.errorCases where !fixture.name.contains("media") {
+            #expect(fixtures.containerdError(fixture.name) != nil, "containerd accepted \(fixture.name)")
+        }
+    }
+
+    /// Every layer, good or bad, in both whiteout modes, stays inside its directory: `../`, `/`,
+    /// symlinks to `/` and to `../..` and hardlinks to outside paths all land inside.
+    @Test(arguments: [WhiteoutMode.overlay, .naive])
+    func nothingLeavesTheTargetDirectory(whiteouts: WhiteoutMode) throws {
+        let fixtures = try FixtureSet.get()
+        for fixture in fixtures.cases {
+            let scratch = try Scratch(fixture.name)
+            let tripwires = try Tripwires(around: scratch)
+            _ = try? applyLayer(fixtures.url(fixture.blob), mediaType: fixture.mediaType, into: tripwires.root,
+                                whiteouts: whiteouts)
+            try tripwires.expectUntouched(fixture.name)
+        }
+    }
+
+    @Test func aMissingTargetDirectoryIsAnError() throws {
+        let fixtures = try FixtureSet.get()
+        let fixture = try #require(fixtures.okCases.first)
+        #expect(throws: LayerError.self) {
+            _ = try applyLayer(fixtures.url(fixture.blob), mediaType: fixture.mediaType,
+                               into: URL(fileURLWithPath: "/var/tmp/decant-tests/does-not-exist"), whiteouts: .overlay)
+        }
+    }
+}
+
+/// A target directory with a file and a directory planted beside it, named as the hostile
+/// fixtures aim at them, and a check that nothing appeared, changed or vanished outside.
+struct Tripwires {
+    let scratch: Scratch
+    let root: URL
+    private let file: URL
+    private let directory: URL
+    private static let content = "tripwire: must never change\n"
+
+    init(around scratch: Scratch) throws {
+        self.scratch = scratch
+        root = try scratch.directory("root")
+        file = scratch.url.appendingPathComponent("tripwire-file")
+        directory = try scratch.directory("tripwire-dir")
+        try Data(Self.content.utf8).write(to: file)
+    }
+
+    func expectUntouched(_ label: String) throws {
+        let manager = FileManager.default
+        let outside = try manager.contentsOfDirectory(atPath: scratch.url.path).sorted()
+        #expect(outside == ["root", "tripwire-dir", "tripwire-file"], "\(label): \(outside)")
+        #expect(try String(contentsOf: file, encoding: .utf8) == Self.content, "\(label): tripwire-file changed")
+        let attributes = try manager.attributesOfItem(atPath: file.path)
+        #expect(attributes[.type] as? FileAttributeType == .typeRegular, "\(label)")
+        #expect(try manager.contentsOfDirectory(atPath: directory.path).isEmpty, "\(label): tripwire-dir got entries")
+        for absolute in ["/tripwire-dir", "/tripwire-file", "/abs", "/escape1", "/escape2"] {
+            #expect(!manager.fileExists(atPath: absolute), "\(label): \(absolute) was created")
+        }
+    }
+}

@@ -1,0 +1,77 @@
+import DecantArchive
+import Foundation
+import Testing
+
+/// Decant's trees against containerd 1.6's, entry by entry, for every generated layer.
+@Suite(.serialized) struct ContainerdParityTests {
+    /// The overlay snapshotter: the base layer applied naively (it is the bottom), then each case
+    /// into its own upper dir with overlay whiteouts — exactly the two `fs` dirs containerd writes.
+    @Test func overlayUpperDirsMatchContainerd() throws {
+        let fixtures = try FixtureSet.get()
+        #expect(fixtures.okCases.count >= 10)
+        for fixture in fixtures.okCases {
+            let scratch = try Scratch(fixture.name)
+            if let base = fixture.base {
+                let baseDirectory = try scratch.directory("base")
+                _ = try applyLayer(fixtures.url(base), mediaType: fixture.baseMediaType, into: baseDirectory, whiteouts: .naive)
+                try expectSame(baseDirectory, fixtures.reference(fixture.name, "overlay-base"), scratch: scratch,
+                               fixture.name + " (base)")
+            }
+            let upper = try scratch.directory("upper")
+            let result = try applyLayer(fixtures.url(fixture.blob), mediaType: fixture.mediaType, into: upper,
+                                        whiteouts: fixture.base == nil ? .naive : .overlay)
+            try expectSame(upper, fixtures.reference(fixture.name, "overlay"), scratch: scratch, fixture.name,
+                           implicit: result.implicitDirectories)
+        }
+    }
+
+    /// The native snapshotter: every layer applied naively onto a copy of its parent.
+    @Test func nativeTreesMatchContainerd() throws {
+        let fixtures = try FixtureSet.get()
+        for fixture in fixtures.okCases {
+            let scratch = try Scratch(fixture.name)
+            let tree = try scratch.directory("native")
+            if let base = fixture.base {
+                _ = try applyLayer(fixtures.url(base), mediaType: fixture.baseMediaType, into: tree, whiteouts: .naive)
+            }
+            let result = try applyLayer(fixtures.url(fixture.blob), mediaType: fixture.mediaType, into: tree, whiteouts: .naive)
+            try expectSame(tree, fixtures.reference(fixture.name, "native"), scratch: scratch, fixture.name + " (native)",
+                           implicit: result.implicitDirectories)
+        }
+    }
+
+    /// zlib instead of ISA-L, io_uring instead of plain calls, and buffers so small that headers
+    /// and file data straddle them: the same trees and digests every time.
+    @Test(arguments: [
+        (GzipImplementation.zlib, FileIOBackend.syscalls, 1 << 20, 4),
+        (GzipImplementation.isal, FileIOBackend.uring, 1 << 20, 4),
+        (GzipImplementation.isal, FileIOBackend.uring, 1536, 2),
+        (GzipImplementation.zlib, FileIOBackend.syscalls, 700, 1),
+    ])
+    func everyBackendWritesTheSameTree(gzip: GzipImplementation, io: FileIOBackend, bufferSize: Int, bufferCount: Int) throws {
+        let fixtures = try FixtureSet.get()
+        for fixture in fixtures.okCases {
+            let scratch = try Scratch(fixture.name)
+            let reference = try scratch.directory("reference")
+            let expected = try applyLayer(fixtures.url(fixture.blob), mediaType: fixture.mediaType, into: reference,
+                                          whiteouts: .overlay)
+            let upper = try scratch.directory("upper")
+            let result = try applyLayer(fixtures.url(fixture.blob), mediaType: fixture.mediaType, into: upper,
+                                        whiteouts: .overlay, gzip: gzip, io: io,
+                                        bufferSize: bufferSize, bufferCount: bufferCount)
+            #expect(result.digests == expected.digests, "\(fixture.name)")
+            #expect(result.entries == expected.entries, "\(fixture.name)")
+            let referenceDump = scratch.url.appendingPathComponent("reference.json")
+            try Trees.dump(reference, to: referenceDump)
+            try expectSame(upper, referenceDump, scratch: scratch, fixture.name, implicit: result.implicitDirectories)
+        }
+    }
+
+    private func expectSame(_ directory: URL, _ reference: URL, scratch: Scratch, _ label: String,
+                            implicit: [String] = []) throws {
+        let dump = scratch.url.appendingPathComponent("ours-\(UUID().uuidString.prefix(6)).json")
+        try Trees.dump(directory, to: dump)
+        let differences = try Trees.differences(dump, reference, ignoringMTimeOf: implicit)
+        #expect(differences == nil, "\(label): \(differences ?? "")")
+    }
+}

@@ -1,0 +1,81 @@
+import DecantOCI
+import Foundation
+
+/// The generated layer fixtures (`Tests/Fixtures/make-layers.py`) and what containerd 1.6 made of
+/// them (`Tests/Fixtures/containerd-reference.sh`), built once per test process.
+struct FixtureSet: Sendable {
+    struct Case: Decodable, Sendable {
+        enum Expectation: Decodable, Sendable {
+            case ok
+            case error(String)
+
+            init(from decoder: any Decoder) throws {
+                let container = try decoder.singleValueContainer()
+                if let text = try? container.decode(String.self), text == "ok" {
+                    self = .ok
+                    return
+                }
+                struct ErrorExpectation: Decodable { var error: String }
+                self = .error(try container.decode(ErrorExpectation.self).error)
+            }
+        }
+
+        var name: String
+        var blob: String
+        var mediaType: String
+        var base: String?
+        var baseMediaType: String?
+        var expect: Expectation
+        var description: String
+
+
+        var isOK: Bool {
+            if case .ok = expect { return true }
+            return false
+        }
+    }
+
+    private struct Manifest: Decodable { var cases: [Case] }
+
+    let directory: URL
+    let cases: [Case]
+
+    var okCases: [Case] { cases.filter(\.isOK) }
+    var errorCases: [Case] { cases.filter { !$0.isOK } }
+
+    func url(_ relative: String) -> URL { directory.appendingPathComponent(relative) }
+
+    /// containerd's dump of the named tree (`overlay-base`, `overlay`, `native`) for a case.
+    func reference(_ name: String, _ tree: String) -> URL {
+        directory.appendingPathComponent("ref/\(name)/\(tree).json")
+    }
+
+    /// What containerd said of an error case, when it rejected it.
+    func containerdError(_ name: String) -> String? {
+        try? String(contentsOf: directory.appendingPathComponent("ref/\(name)/containerd-error.txt"), encoding: .utf8)
+    }
+
+    static let repository = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let scripts = repository.appendingPathComponent("Tests/Fixtures")
+
+    /// Generated on first use; a failure to generate fails every test that needs the fixtures.
+    static let shared: Result<FixtureSet, Shell.Failure> = {
+        do {
+            let directory = URL(fileURLWithPath: "/var/tmp/decant-tests/fixtures-\(getpid())", isDirectory: true)
+            try? FileManager.default.removeItem(at: directory)
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            try Shell.check(["python3", scripts.appendingPathComponent("make-layers.py").path, directory.path])
+            try Shell.check(["bash", scripts.appendingPathComponent("containerd-reference.sh").path, directory.path])
+            let data = try Data(contentsOf: directory.appendingPathComponent("cases.json"))
+            let cases = try JSONDecoder().decode(Manifest.self, from: data).cases
+            return .success(FixtureSet(directory: directory, cases: cases))
+        } catch let error as Shell.Failure {
+            return .failure(error)
+        } catch {
+            return .failure(Shell.Failure(message: "\(error)"))
+        }
+    }()
+
+    static func get() throws -> FixtureSet { try shared.get() }
+}

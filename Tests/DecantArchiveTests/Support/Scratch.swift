@@ -1,0 +1,26 @@
+import Foundation
+
+/// A fresh directory under /var/tmp (on the same ext4 filesystem as the tests' trees, not a tmpfs,
+/// so xattrs and device nodes behave as in production), removed when the test ends.
+final class Scratch {
+    let url: URL
+
+    init(_ label: String = "test") throws {
+        let base = URL(fileURLWithPath: "/var/tmp/decant-tests", isDirectory: true)
+        try FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
+        url = base.appendingPathComponent("\(label)-\(UUID().uuidString.prefix(8))", isDirectory: true)
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    /// A new empty subdirectory, mode 0755 like a snapshot's `fs` directory.
+    func directory(_ name: String) throws -> URL {
+        let child = url.appendingPathComponent(name, isDirectory: true)
+        try FileManager.default.createDirectory(at: child, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o755])
+        return child
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(at: url)
+    }
+}

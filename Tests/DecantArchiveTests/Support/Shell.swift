@@ -1,0 +1,56 @@
+import Foundation
+
+/// Runs helper programs (the fixture scripts, containerd, tar) and captures what they print.
+enum Shell {
+    struct Output {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// Runs `arguments[0]` (looked up in PATH) with the rest as arguments, and waits for it.
+    @discardableResult
+    static func run(_ arguments: [String], in directory: URL? = nil) throws -> Output {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        if let directory { process.currentDirectoryURL = directory }
+        let stdout = Pipe()
+        let stderr = Pipe()
+        process.standardOutput = stdout
+        process.standardError = stderr
+        try process.run()
+        // Read stderr on another thread while stdout is read here, so that neither pipe can fill
+        // up and stall the process.
+        final class Box: @unchecked Sendable { var data = Data() }
+        let errorBox = Box()
+        let errorDone = DispatchSemaphore(value: 0)
+        let errorHandle = stderr.fileHandleForReading
+        Thread {
+            errorBox.data = errorHandle.readDataToEndOfFile()
+            errorDone.signal()
+        }.start()
+        let outputData = stdout.fileHandleForReading.readDataToEndOfFile()
+        errorDone.wait()
+        process.waitUntilExit()
+        let errorData = errorBox.data
+        return Output(status: process.terminationStatus,
+                      stdout: String(decoding: outputData, as: UTF8.self),
+                      stderr: String(decoding: errorData, as: UTF8.self))
+    }
+
+    /// Runs and requires exit status 0.
+    @discardableResult
+    static func check(_ arguments: [String], in directory: URL? = nil) throws -> Output {
+        let output = try run(arguments, in: directory)
+        guard output.status == 0 else {
+            throw Failure(message: "\(arguments.joined(separator: " ")) exited \(output.status): \(output.stderr)\(output.stdout)")
+        }
+        return output
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        var message: String
+        var description: String { message }
+    }
+}
