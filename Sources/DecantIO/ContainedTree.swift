@@ -27,10 +27,14 @@ public final class ContainedTree {
     /// Linux's own limit for symlinks followed in one lookup, which containerd uses too.
     private static let symlinkLimit = 255
 
+    /// Where the root really is, symlinks resolved, to name created directories by their real path.
+    private let resolvedRoot: String
+
     /// Opens `path`, which must be an existing directory.
     public init(root path: FilePath) throws(SystemCallError) {
         self.root = OwnedDescriptor(taking: try FileDescriptor.openDirectory(path))
         self.rootPath = path
+        self.resolvedRoot = try Self.resolvedPath(of: root.descriptor)
     }
 
     /// The directory at `path` (components joined by `/`, relative to the root, `""` for the root
@@ -40,11 +44,14 @@ public final class ContainedTree {
     /// each is passed to `created` — unless `createMissing` is false, when a missing component is
     /// `ENOENT`. A dangling symlink on the way is followed to where it points inside the root, and
     /// that is what gets created.
+    ///
+    /// The caller holds the returned descriptor for as long as it uses it: ``invalidate()`` may
+    /// drop the cache's reference meanwhile.
     public func directory(
         _ path: String, createMissing: Bool, created: (String) -> Void = { _ in }
-    ) throws(SystemCallError) -> FileDescriptor {
-        if path.isEmpty { return root.descriptor }
-        if let hit = cache[path] { return hit.descriptor }
+    ) throws(SystemCallError) -> OwnedDescriptor {
+        if path.isEmpty { return root }
+        if let hit = cache[path] { return hit }
         var current = path
         for _ in 0...Self.symlinkLimit {
             do throws(SystemCallError) {
@@ -64,10 +71,11 @@ public final class ContainedTree {
         cache.removeAll(keepingCapacity: true)
     }
 
-    private func remember(_ path: String, _ descriptor: FileDescriptor) -> FileDescriptor {
+    private func remember(_ path: String, _ descriptor: FileDescriptor) -> OwnedDescriptor {
         if cache.count >= Self.cacheLimit { cache.removeAll(keepingCapacity: true) }
-        cache[path] = OwnedDescriptor(taking: descriptor)
-        return descriptor
+        let owned = OwnedDescriptor(taking: descriptor)
+        cache[path] = owned
+        return owned
     }
 
     private enum Creation {
@@ -95,7 +103,9 @@ public final class ContainedTree {
                 try parent.descriptor.makeDirectory(component, mode: 0o755)
                 try parent.descriptor.changeOwner(of: component, uid: 0, gid: 0)
                 try parent.descriptor.changeMode(of: component, mode: 0o755)
-                created(next)
+                // Report where it really is: a symlink on the way (inside the root) may have led
+                // elsewhere than the path's spelling.
+                created(try relativePath(of: parent.descriptor, child: component))
                 parent = OwnedDescriptor(taking: try parent.descriptor.openEntry(
                     component, flags: DECANT_O_PATH | O_DIRECTORY | O_NOFOLLOW))
             }
@@ -103,6 +113,22 @@ public final class ContainedTree {
         }
         // The caller keeps the descriptor in its cache: hand over a duplicate it can own.
         return .created(try root.descriptor.openInRoot(prefix, flags: DECANT_O_PATH | O_DIRECTORY))
+    }
+
+    /// The path of `child` in `directory` relative to the root, from the kernel's own idea of where
+    /// the directory is (`/proc/self/fd`).
+    private func relativePath(of directory: FileDescriptor, child: String) throws(SystemCallError) -> String {
+        let absolute = try Self.resolvedPath(of: directory)
+        let relative = absolute == resolvedRoot ? "" : String(absolute.dropFirst(resolvedRoot.count + (resolvedRoot == "/" ? 0 : 1)))
+        return relative.isEmpty ? child : relative + "/" + child
+    }
+
+    private static func resolvedPath(of directory: FileDescriptor) throws(SystemCallError) -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let count = try check("readlink", path: "/proc/self/fd/\(directory.rawValue)") {
+            Int32(readlink("/proc/self/fd/\(directory.rawValue)", &buffer, buffer.count - 1))
+        }
+        return String(decoding: buffer[..<Int(count)].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     private func readSymlink(_ name: String, in directory: FileDescriptor, path: String) throws(SystemCallError) -> String {

@@ -12,7 +12,8 @@ import Testing
         for fixture in fixtures.okCases {
             let scratch = try Scratch(fixture.name)
             let result = try applyLayer(fixtures.url(fixture.blob), mediaType: fixture.mediaType,
-                                        into: try scratch.directory("upper"), whiteouts: .overlay)
+                                        into: try scratch.directory("upper"),
+                                        whiteouts: fixture.base == nil ? .naive : .overlay)
             let blob = fixtures.url(fixture.blob).path
             let decompress = switch result.digests.compression {
             case .gzip: "gzip -dc"

@@ -107,6 +107,10 @@ public enum LayerApplier {
             return LayerError(.unsupportedEntry, layer: layer, entry: entry, message: error.message)
         case let error as InvalidWhiteout:
             return LayerError(.invalidWhiteout, layer: layer, entry: entry, message: "invalid whiteout name \(error.name.debugDescription)")
+        case let error as MissingHardlinkTarget:
+            return LayerError(.filesystem, layer: layer, entry: entry,
+                              message: "hardlink target \(error.target.debugDescription) does not exist in this layer's directory",
+                              cause: error.cause)
         case let error as InvalidName:
             return LayerError(.invalidName, layer: layer, entry: error.name, message: "entry name is not valid UTF-8")
         default:

@@ -14,7 +14,7 @@ extension LayerWriter {
         switch whiteouts {
         case .overlay:
             try parent.makeNode(target, mode: S_IFCHR, device: 0)
-            try parent.changeOwner(of: target, uid: Self.id(entry.uid), gid: Self.id(entry.gid))
+            try parent.changeOwner(of: target, uid: UInt32(truncatingIfNeeded: entry.uid), gid: UInt32(truncatingIfNeeded: entry.gid))
             usage.inodes += 1
         case .naive:
             try removeExisting(target, in: parent, path: path)

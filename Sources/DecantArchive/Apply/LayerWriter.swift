@@ -16,12 +16,17 @@ final class LayerWriter {
     var counts = LayerApplyResult.EntryCounts()
     private(set) var fileBytes: Int64 = 0
     var usage = LayerApplyResult.DiskUsage()
+    /// Directories created because an entry needed them, until a header of their own arrives or
+    /// they are removed.
     private(set) var implicitDirectories: [String] = []
     /// Directories' times, applied after the whole layer so that creating their children does not
     /// move them.
     private var directoryTimes: [(path: String, times: FileTimes)] = []
     /// Paths this layer created, for the naive opaque conversion (which keeps them).
     var unpacked: Set<String> = []
+    /// The directory of the entry being applied, held here so that dropping the tree's cache
+    /// (after a removal) cannot close it mid-entry.
+    private var parentHandle: OwnedDescriptor?
 
     init(tree: ContainedTree, whiteouts: WhiteoutMode, sink: any RegularFileSink) {
         self.tree = tree
@@ -48,45 +53,42 @@ final class LayerWriter {
             return
         }
         let (parentPath, name) = Self.split(path)
-        let parent = try tree.directory(parentPath, createMissing: true) { implicitDirectories.append($0); usage.inodes += 1; usage.bytes += 4096 }
+        let handle = try tree.directory(parentPath, createMissing: true) { created in
+            implicitDirectories.append(created)
+            usage.inodes += 1
+            usage.bytes += 4096
+        }
+        parentHandle = handle
+        let parent = handle.descriptor
 
         if name.hasPrefix(".wh.") {
             if name == ".wh..wh..opq" {
                 try applyOpaque(directory: parentPath)
             } else {
                 let target = String(name.dropFirst(4))
-                guard !["", ".", ".."].contains(target) else {
-                    throw InvalidWhiteout(name: name)
-                }
+                guard !["", ".", ".."].contains(target) else { throw InvalidWhiteout(name: name) }
                 try applyWhiteout(of: target, in: parent, parentPath: parentPath, entry: entry)
             }
             return
         }
 
+        let metadata = EntryMetadata(entry)
         switch entry.kind {
         case .directory:
-            try makeDirectory(name, in: parent, path: path, entry: entry)
+            try makeDirectory(name, in: parent, path: path, metadata: metadata)
         case .regular:
-            try makeRegularFile(name, in: parent, path: path, entry: entry, reader: reader)
+            try makeRegularFile(name, in: parent, path: path, metadata: metadata, reader: reader)
+            fileBytes += entry.size
         case .symlink:
             try replacingExisting(name, in: parent, path: path) { () throws(SystemCallError) in
                 try parent.makeSymlink(name, target: entry.linkName)
             }
-            try applyMetadata(name, in: parent, path: path, entry: entry, chmod: false)
+            try applyMetadata(metadata, to: name, in: parent, path: path)
             counts.symlinks += 1
             usage.inodes += 1
         case .hardlink:
-            let targetPath = ContainedTree.clean(entry.linkName)
-            let (targetParentPath, targetName) = Self.split(targetPath)
-            let targetParent = try tree.directory(targetParentPath, createMissing: false)
-            try replacingExisting(name, in: parent, path: path) { () throws(SystemCallError) in
-                // The root itself cannot be linked; linkat says so with the errno containerd reports.
-                if targetName.isEmpty { throw SystemCallError("linkat", path: path, errno: .notPermitted) }
-                try parent.makeHardlink(name, to: targetName, in: targetParent)
-            }
-            // containerd applies the link entry's owner, xattrs and times to the shared inode, but
-            // not its mode (it checks the link name against its own working directory, which fails).
-            try applyMetadata(name, in: parent, path: path, entry: entry, chmod: false)
+            try makeHardlink(name, in: parent, path: path, target: entry.linkName)
+            try applyMetadata(metadata, to: name, in: parent, path: path)
             counts.hardlinks += 1
         case .characterDevice, .blockDevice, .fifo:
             let type: mode_t = switch entry.kind {
@@ -97,9 +99,9 @@ final class LayerWriter {
             let device = decant_makedev(UInt32(truncatingIfNeeded: entry.deviceMajor),
                                         UInt32(truncatingIfNeeded: entry.deviceMinor))
             try replacingExisting(name, in: parent, path: path) { () throws(SystemCallError) in
-                try parent.makeNode(name, mode: type | mode_t(entry.mode), device: device)
+                try parent.makeNode(name, mode: type | metadata.mode, device: device)
             }
-            try applyMetadata(name, in: parent, path: path, entry: entry, chmod: true)
+            try applyMetadata(metadata, to: name, in: parent, path: path)
             if entry.kind == .fifo { counts.fifos += 1 } else { counts.devices += 1 }
             usage.inodes += 1
         case .globalHeader, .unsupported:
@@ -115,18 +117,20 @@ final class LayerWriter {
         for (path, times) in directoryTimes {
             let (parentPath, name) = Self.split(path)
             let parent = try tree.directory(parentPath, createMissing: false)
-            try parent.setTimes(of: name, times)
+            try parent.descriptor.setTimes(of: name, times)
         }
     }
 
     // MARK: Entry kinds
 
-    private func makeDirectory(_ name: String, in parent: FileDescriptor, path: String, entry: TarEntry) throws {
-        do {
+    private func makeDirectory(_ name: String, in parent: FileDescriptor, path: String,
+                               metadata: EntryMetadata) throws(SystemCallError) {
+        do throws(SystemCallError) {
             try parent.makeDirectory(name, mode: 0o700)
             usage.inodes += 1
             usage.bytes += 4096
         } catch where error.errno == .fileExists {
+            // Two directories merge; anything else in the way is replaced.
             if try parent.status(of: name)?.isDirectory != true {
                 try removeExisting(name, in: parent, path: path)
                 try parent.makeDirectory(name, mode: 0o700)
@@ -134,71 +138,62 @@ final class LayerWriter {
                 usage.bytes += 4096
             }
         }
+        // A header of its own makes an implicitly created directory an ordinary one.
+        if !implicitDirectories.isEmpty { implicitDirectories.removeAll { $0 == path } }
         let directory = OwnedDescriptor(taking: try parent.openEntry(name, flags: O_RDONLY | O_DIRECTORY | O_NOFOLLOW))
-        try directory.descriptor.changeOwner(uid: Self.id(entry.uid), gid: Self.id(entry.gid), path: path)
-        try applyXattrs(entry, path: path, isRegularOrDirectory: true, on: .open(directory.descriptor))
-        try directory.descriptor.changeMode(mode_t(entry.mode), path: path)
-        directoryTimes.append((path, Self.times(entry)))
+        try metadata.apply(to: directory.descriptor, path: path, settingTimes: false)
+        directoryTimes.append((path, metadata.times))
         counts.directories += 1
     }
 
-    private func makeRegularFile(_ name: String, in parent: FileDescriptor, path: String, entry: TarEntry,
+    private func makeRegularFile(_ name: String, in parent: FileDescriptor, path: String, metadata: EntryMetadata,
                                  reader: TarReader) throws {
         var descriptor: FileDescriptor?
         try replacingExisting(name, in: parent, path: path) { () throws(SystemCallError) in
             descriptor = try parent.openEntry(name, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o600)
         }
-        let file = OpenFile(path: path, descriptor: OwnedDescriptor(taking: descriptor!))
+        let file = OpenFile(path: path, descriptor: OwnedDescriptor(taking: descriptor!), metadata: metadata)
         try reader.readData { bytes in try sink.write(bytes, to: file) }
-        let handle = file.descriptor!.descriptor
-        try handle.changeOwner(uid: Self.id(entry.uid), gid: Self.id(entry.gid), path: path)
-        try applyXattrs(entry, path: path, isRegularOrDirectory: true, on: .open(handle))
-        file.mode = mode_t(entry.mode)
-        file.times = Self.times(entry)
         try sink.finish(file)
         counts.regularFiles += 1
-        fileBytes += entry.size
         usage.inodes += 1
     }
 
-    /// Owner, xattrs, mode and times of an entry that is not open, in containerd's order: the
-    /// owner first because `chown` clears setuid bits that `chmod` then sets.
-    private func applyMetadata(_ name: String, in parent: FileDescriptor, path: String, entry: TarEntry,
-                               chmod: Bool) throws {
-        try parent.changeOwner(of: name, uid: Self.id(entry.uid), gid: Self.id(entry.gid))
-        var isRegularOrDirectory = false
-        if entry.kind == .hardlink, let status = try parent.status(of: name) {
-            isRegularOrDirectory = status.isRegular || status.isDirectory
-        }
-        try applyXattrs(entry, path: path, isRegularOrDirectory: isRegularOrDirectory, on: .entry(parent, name))
-        if chmod { try parent.changeMode(of: name, mode: mode_t(entry.mode)) }
-        try parent.setTimes(of: name, Self.times(entry))
-    }
-
-    /// Sets the entry's `SCHILY.xattr.*` records. `trusted.*` is never taken from an archive (it
-    /// would let a layer forge overlay markers); like containerd, `user.*` on a file type that
-    /// cannot hold it and attributes the filesystem does not support are skipped.
-    private func applyXattrs(_ entry: TarEntry, path: String, isRegularOrDirectory: Bool,
-                             on target: XattrTarget) throws(SystemCallError) {
-        for (key, value) in entry.xattrs where !key.hasPrefix("trusted.") {
-            do throws(SystemCallError) {
-                switch target {
-                case .open(let descriptor): try descriptor.setExtendedAttribute(key, value: value, path: path)
-                case .entry(let parent, let name): try parent.setExtendedAttribute(of: name, key, value: value)
-                }
-            } catch where error.errno == .notSupported
-                || (error.errno == .notPermitted && key.hasPrefix("user.") && !isRegularOrDirectory)
-            {
-                continue
-            }
+    /// Links `target` (resolved inside the tree, its last component not followed) under `name`.
+    private func makeHardlink(_ name: String, in parent: FileDescriptor, path: String, target: String) throws {
+        // The target may still wait for its metadata in an asynchronous sink; containerd applied
+        // it before the link's own, which may change the same inode.
+        try sink.drain()
+        do {
+            try link(name, in: parent, path: path, target: target)
+        } catch let error as SystemCallError where error.errno == .noSuchFileOrDirectory {
+            // An overlay layer sees only its own upper dir, so a target in a lower layer is missing
+            // here as well: containerd fails the same way.
+            throw MissingHardlinkTarget(target: target, cause: error)
         }
     }
 
-    /// Where extended attributes go: an open file or directory, or an entry that cannot be opened
-    /// (symlinks, device nodes).
-    enum XattrTarget {
-        case open(FileDescriptor)
-        case entry(FileDescriptor, String)
+    private func link(_ name: String, in parent: FileDescriptor, path: String, target: String) throws(SystemCallError) {
+        let (targetParentPath, targetName) = Self.split(ContainedTree.clean(target))
+        // The root itself cannot be linked; linkat says so with the errno containerd reports.
+        if targetName.isEmpty { throw SystemCallError("linkat", path: path, errno: .notPermitted) }
+        let targetParent = try tree.directory(targetParentPath, createMissing: false)
+        do throws(SystemCallError) {
+            try parent.makeHardlink(name, to: targetName, in: targetParent.descriptor)
+        } catch where error.errno == .fileExists {
+            try removeExisting(name, in: parent, path: path)
+            try parent.makeHardlink(name, to: targetName, in: targetParent.descriptor)
+        }
+    }
+
+    /// Metadata of an entry that is not open. A hardlink's header applies to the shared inode, its
+    /// mode too unless the inode is a symlink (containerd's `handleLChmod`).
+    private func applyMetadata(_ metadata: EntryMetadata, to name: String, in parent: FileDescriptor,
+                               path: String) throws(SystemCallError) {
+        guard let status = try parent.status(of: name) else {
+            throw SystemCallError("fstatat", path: path, errno: .noSuchFileOrDirectory)
+        }
+        try metadata.apply(toEntry: name, in: parent, path: path, status: status)
     }
 
     // MARK: Replacing what is there
@@ -219,6 +214,9 @@ final class LayerWriter {
         let removed = try parent.removeTree(name, path: path)
         usage.bytes -= removed.bytes
         usage.inodes -= removed.inodes
+        if !implicitDirectories.isEmpty {
+            implicitDirectories.removeAll { $0 == path || $0.hasPrefix(path + "/") }
+        }
         // A removed directory or symlink may be where a cached path led.
         tree.invalidate()
     }
@@ -229,23 +227,6 @@ final class LayerWriter {
     static func split(_ path: String) -> (parent: String, name: String) {
         guard let slash = path.lastIndex(of: "/") else { return ("", path) }
         return (String(path[..<slash]), String(path[path.index(after: slash)...]))
-    }
-
-    /// Go hands ids to the kernel as machine integers, which keeps their low 32 bits.
-    static func id(_ value: Int64) -> UInt32 { UInt32(truncatingIfNeeded: value) }
-
-    /// containerd's times: atime is the later of atime and mtime, and anything outside
-    /// 1970…2262 becomes the epoch.
-    static func times(_ entry: TarEntry) -> FileTimes {
-        let modification = entry.modificationTime
-        let access = max(entry.accessTime ?? modification, modification)
-        return FileTimes(access: bounded(access), modification: bounded(modification))
-    }
-
-    private static func bounded(_ time: TarTime) -> timespec {
-        let maximum = TarTime(seconds: 9_223_372_036, nanoseconds: 854_775_807)
-        if time < TarTime(seconds: 0) || time > maximum { return timespec(tv_sec: 0, tv_nsec: 0) }
-        return timespec(tv_sec: Int(time.seconds), tv_nsec: Int(time.nanoseconds))
     }
 
     private static func describe(_ typeflag: UInt8) -> String {
@@ -259,6 +240,12 @@ final class LayerWriter {
         default: return letter
         }
     }
+}
+
+/// A hardlink whose target is not in the layer's directory.
+struct MissingHardlinkTarget: Error {
+    var target: String
+    var cause: SystemCallError
 }
 
 /// A whiteout whose target would leave its directory.

@@ -13,25 +13,36 @@ final class OpenFile {
     var descriptor: OwnedDescriptor?
     /// Where the next write goes.
     var offset: Int64 = 0
-    var mode: mode_t = 0
-    var times = FileTimes(access: timespec(), modification: timespec())
+    /// Applied once the data is written.
+    let metadata: EntryMetadata
 
-    init(path: String, descriptor: OwnedDescriptor) {
+    init(path: String, descriptor: OwnedDescriptor, metadata: EntryMetadata) {
         self.path = path
         self.descriptor = descriptor
+        self.metadata = metadata
+    }
+
+    /// Applies the metadata, notes the disk usage and closes the file; returns the bytes allocated.
+    func complete() throws(SystemCallError) -> Int64 {
+        let handle = descriptor!.descriptor
+        try metadata.apply(to: handle, path: path)
+        let allocated = try handle.status(path: path).allocatedBytes
+        descriptor = nil
+        return allocated
     }
 }
 
-/// Writes regular files' data, then sets their mode and times and closes them.
+/// Writes regular files' data, then applies their metadata and closes them.
 ///
-/// Mode and times must come after the data (a write moves the mtime), which is why they belong to
-/// the sink: an asynchronous sink applies them once the data is on its way.
+/// The metadata must come after the data (a write moves the mtime and drops
+/// `security.capability`), which is why it belongs to the sink: an asynchronous sink applies it
+/// once the writes completed.
 protocol RegularFileSink: AnyObject {
     /// The backend this sink runs on.
     var backend: FileIOBackend { get }
     /// Writes `bytes` at the file's current offset. The bytes must stay valid until ``drain()``.
     func write(_ bytes: UnsafeRawBufferPointer, to file: OpenFile) throws(SystemCallError)
-    /// Ends a file whose data was all written: its `mode` and `times` are applied, then it is closed.
+    /// Ends a file whose data was all written: its metadata is applied, then it is closed.
     func finish(_ file: OpenFile) throws(SystemCallError)
     /// Completes everything queued.
     func drain() throws(SystemCallError)
@@ -51,11 +62,7 @@ final class SyscallFileSink: RegularFileSink {
     }
 
     func finish(_ file: OpenFile) throws(SystemCallError) {
-        let descriptor = file.descriptor!.descriptor
-        try descriptor.changeMode(file.mode, path: file.path)
-        try descriptor.setTimes(file.times, path: file.path)
-        allocatedBytes += try descriptor.status(path: file.path).allocatedBytes
-        file.descriptor = nil
+        allocatedBytes += try file.complete()
     }
 
     func drain() {}

@@ -8,9 +8,9 @@ import Glibc
 #endif
 
 /// File data written through io_uring: the writes of every file in one decoded buffer go to the
-/// kernel in one submission instead of one `write(2)` each. Mode, times and close follow once the
-/// writes completed (a write moves the mtime), at ``drain()``, which the tar reader calls before it
-/// hands a buffer back to the decoder.
+/// kernel in one submission instead of one `write(2)` each. Metadata and close follow once the
+/// writes completed, at ``drain()``, which the tar reader calls before it hands a buffer back to
+/// the decoder.
 final class UringFileSink: RegularFileSink {
     private let ring: IOUring
     /// Writes in flight, indexed by their tag; each keeps its file (and descriptor) alive.
@@ -57,11 +57,7 @@ final class UringFileSink: RegularFileSink {
     func drain() throws(SystemCallError) {
         try complete()
         for file in finishing {
-            let descriptor = file.descriptor!.descriptor
-            try descriptor.changeMode(file.mode, path: file.path)
-            try descriptor.setTimes(file.times, path: file.path)
-            allocatedBytes += try descriptor.status(path: file.path).allocatedBytes
-            file.descriptor = nil
+            allocatedBytes += try file.complete()
         }
         finishing.removeAll(keepingCapacity: true)
     }

@@ -37,7 +37,7 @@ final class TarReader {
         while true {
             guard let block = try readHeaderBlock() else { return nil }
             guard let format = block.format else {
-                throw TarFormatError("invalid tar header: checksum mismatch")
+                throw TarFormatError("invalid tar header: header checksum mismatch")
             }
             let typeflag = block.typeflag
             var size = try block.numeric(124, 12)

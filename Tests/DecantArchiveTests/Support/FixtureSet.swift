@@ -27,6 +27,9 @@ struct FixtureSet: Sendable {
         var baseMediaType: String?
         var expect: Expectation
         var description: String
+        /// Directories the layer creates without a header of their own (their mtime is the time
+        /// of extraction, in containerd's tree as in Decant's).
+        var ignoreMtime: [String]?
 
 
         var isOK: Bool {
@@ -48,6 +51,13 @@ struct FixtureSet: Sendable {
     /// containerd's dump of the named tree (`overlay-base`, `overlay`, `native`) for a case.
     func reference(_ name: String, _ tree: String) -> URL {
         directory.appendingPathComponent("ref/\(name)/\(tree).json")
+    }
+
+    /// Paths whose mtime containerd does not keep in the named tree (its native snapshotter copies
+    /// parent directories without their mtimes).
+    func unstableMTimes(_ name: String, _ tree: String) throws -> [String] {
+        let data = try Data(contentsOf: directory.appendingPathComponent("ref/\(name)/unstable-mtime.json"))
+        return try JSONDecoder().decode([String: [String]].self, from: data)[tree] ?? []
     }
 
     /// What containerd said of an error case, when it rejected it.
