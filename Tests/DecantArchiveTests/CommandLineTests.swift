@@ -1,0 +1,53 @@
+import Foundation
+import Testing
+
+/// `decant apply-layer` as build farms call it: exit status, human output and `--json`.
+@Suite struct CommandLineTests {
+    private var decant: String {
+        FixtureSet.repository.appendingPathComponent(".build/debug/decant").path
+    }
+
+    @Test func appliesAndPrintsJSON() throws {
+        let fixtures = try FixtureSet.get()
+        let fixture = try #require(fixtures.okCases.first { $0.name == "files" })
+        let scratch = try Scratch("cli")
+        let target = try scratch.directory("upper")
+        let output = try Shell.run([decant, "apply-layer", "--json", "--media-type", fixture.mediaType,
+                                    fixtures.url(fixture.blob).path, target.path])
+        #expect(output.status == 0, "\(output.stderr)")
+        let report = try JSONSerialization.jsonObject(with: Data(output.stdout.utf8)) as? [String: Any]
+        #expect(report?["ok"] as? Bool == true)
+        let result = report?["result"] as? [String: Any]
+        let digests = result?["digests"] as? [String: Any]
+        let diffID = try #require(digests?["diffID"] as? String)
+        let expected = try Shell.check(["bash", "-c", "gzip -dc < '\(fixtures.url(fixture.blob).path)' | sha256sum"]).stdout
+        #expect(diffID == "sha256:" + expected.prefix(64))
+    }
+
+    @Test func failsWithTheLayerAndEntryNamed() throws {
+        let fixtures = try FixtureSet.get()
+        let fixture = try #require(fixtures.errorCases.first { $0.name == "err-unknown-typeflag" })
+        let scratch = try Scratch("cli")
+        let target = try scratch.directory("upper")
+        let human = try Shell.run([decant, "apply-layer", fixtures.url(fixture.blob).path, target.path])
+        #expect(human.status == 1)
+        #expect(human.stderr.contains("unsupported entry type 'Z'"), "\(human.stderr)")
+        #expect(human.stderr.contains("discard"), "\(human.stderr)")
+
+        let machine = try Shell.run([decant, "apply-layer", "--json", fixtures.url(fixture.blob).path, target.path])
+        #expect(machine.status == 1)
+        let report = try JSONSerialization.jsonObject(with: Data(machine.stdout.utf8)) as? [String: Any]
+        #expect(report?["ok"] as? Bool == false)
+        #expect(report?["code"] as? String == "unsupported-entry")
+        #expect((report?["entry"] as? String)?.isEmpty == false)
+        #expect(report?["discard"] as? String == target.path)
+    }
+
+    @Test func aMissingBlobIsASourceError() throws {
+        let scratch = try Scratch("cli")
+        let output = try Shell.run([decant, "apply-layer", "--json", scratch.url.appendingPathComponent("nope.tar").path,
+                                    try scratch.directory("upper").path])
+        #expect(output.status == 1)
+        #expect(output.stdout.contains("\"code\":\"source\""), "\(output.stdout)")
+    }
+}
