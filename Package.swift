@@ -60,10 +60,10 @@ let package = Package(
         ),
 
         .testTarget(name: "DecantOCITests", dependencies: ["DecantOCI"]),
-        .testTarget(name: "DecantIOTests", dependencies: ["DecantIO"]),
+        .testTarget(name: "DecantIOTests", dependencies: ["DecantIO", .product(name: "SystemPackage", package: "swift-system")]),
         .testTarget(
             name: "DecantArchiveTests",
-            dependencies: ["DecantArchive", "DecantOCI", "DecantIO", "CArchive"],
+            dependencies: ["DecantArchive", "DecantOCI", "DecantIO", "CArchive", .product(name: "SystemPackage", package: "swift-system")],
             exclude: []
         ),
     ],
