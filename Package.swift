@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "DecantIO", targets: ["DecantIO"]),
         .library(name: "DecantOCI", targets: ["DecantOCI"]),
         .library(name: "DecantArchive", targets: ["DecantArchive"]),
+        .library(name: "DecantStore", targets: ["DecantStore"]),
         .executable(name: "decant", targets: ["decant"]),
     ],
     dependencies: [
@@ -18,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
         .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
     ],
     targets: [
         // System libraries (Debian -dev packages, found through pkg-config).
@@ -50,20 +52,32 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(
+            name: "DecantStore",
+            dependencies: [
+                "DecantIO", "DecantOCI",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "decant",
             dependencies: [
-                "DecantArchive", "DecantOCI", "DecantIO",
+                "DecantArchive", "DecantOCI", "DecantIO", "DecantStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
 
         .testTarget(name: "DecantOCITests", dependencies: ["DecantOCI"]),
+        // Helpers the test targets share: running programs, scratch directories.
+        .target(name: "DecantTestSupport", path: "Tests/DecantTestSupport"),
+        .testTarget(name: "DecantStoreTests", dependencies: ["DecantStore", "DecantOCI", "DecantIO", "DecantTestSupport"]),
         .testTarget(name: "DecantIOTests", dependencies: ["DecantIO", .product(name: "SystemPackage", package: "swift-system")]),
         .testTarget(
             name: "DecantArchiveTests",
-            dependencies: ["DecantArchive", "DecantOCI", "DecantIO", "CArchive", .product(name: "SystemPackage", package: "swift-system")],
+            dependencies: ["DecantArchive", "DecantOCI", "DecantIO", "CArchive", "DecantTestSupport", .product(name: "SystemPackage", package: "swift-system")],
             exclude: []
         ),
     ],

@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
     # Build: the C libraries Decant links, found through pkg-config.
-    pkg-config liburing-dev libarchive-dev libzstd-dev zlib1g-dev libisal-dev
+    pkg-config liburing-dev libarchive-dev libzstd-dev zlib1g-dev libisal-dev libsqlite3-dev
     # Tests: containerd 1.6 is the reference implementation; zstd and python3 make fixtures;
     # attr to inspect xattrs by hand.
     containerd zstd pigz python3 attr

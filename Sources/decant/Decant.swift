@@ -6,6 +6,6 @@ struct Decant: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "decant",
         abstract: "Pull container images and unpack them into overlayfs snapshots, fast.",
-        subcommands: [ApplyLayerCommand.self]
+        subcommands: [ApplyLayerCommand.self, ContentCommand.self, SnapshotsCommand.self, LeasesCommand.self, GCCommand.self]
     )
 }

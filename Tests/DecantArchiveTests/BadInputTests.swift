@@ -1,4 +1,5 @@
 import DecantArchive
+import DecantTestSupport
 import Foundation
 import Testing
 

@@ -1,4 +1,5 @@
 @testable import DecantArchive
+import DecantTestSupport
 import Foundation
 import Testing
 

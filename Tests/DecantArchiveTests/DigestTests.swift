@@ -1,6 +1,7 @@
 import Crypto
 import DecantArchive
 import DecantOCI
+import DecantTestSupport
 import Foundation
 import Testing
 

@@ -1,15 +1,14 @@
-import Crypto
 import DecantIO
 import DecantOCI
 
 /// The digests and sizes of both of a layer's streams, known once it was read to its end.
 public struct StreamDigests: Sendable, Equatable, Codable {
     /// The blob's digest: what a manifest names the layer by.
-    public var compressedDigest: DecantOCI.Digest
+    public var compressedDigest: Digest
     public var compressedSize: Int64
     /// The digest of the uncompressed tar, every byte including any after the end-of-archive
     /// marker: what the image config lists as the layer's `diff_id`.
-    public var diffID: DecantOCI.Digest
+    public var diffID: Digest
     public var uncompressedSize: Int64
     /// What the bytes turned out to be compressed with.
     public var compression: Compression
@@ -51,8 +50,8 @@ final class LayerDecoder: @unchecked Sendable {
     private func decode() throws(LayerError) {
         let input = UnsafeMutableRawBufferPointer.allocate(byteCount: readSize, alignment: 4096)
         defer { input.deallocate() }
-        var compressedHash = SHA256()
-        var diffHash = SHA256()
+        var compressedHash = DigestHasher()
+        var diffHash = DigestHasher()
         var compressedSize: Int64 = 0
         var uncompressedSize: Int64 = 0
         var filled = 0
@@ -62,7 +61,7 @@ final class LayerDecoder: @unchecked Sendable {
             do {
                 let count = try source.read(into: UnsafeMutableRawBufferPointer(rebasing: input[filled...]))
                 if count == 0 { endOfInput = true; return }
-                compressedHash.update(bufferPointer: UnsafeRawBufferPointer(rebasing: input[filled..<(filled + count)]))
+                compressedHash.update( UnsafeRawBufferPointer(rebasing: input[filled..<(filled + count)]))
                 compressedSize += Int64(count)
                 filled += count
             } catch {
@@ -109,7 +108,7 @@ final class LayerDecoder: @unchecked Sendable {
                 }
             }
             if chunk.count > 0 {
-                diffHash.update(bufferPointer: chunk.bytes)
+                diffHash.update( chunk.bytes)
                 uncompressedSize += Int64(chunk.count)
                 queue.send(chunk)
             } else {
@@ -121,8 +120,8 @@ final class LayerDecoder: @unchecked Sendable {
         } catch {
             throw LayerError(Self.code(error.kind), layer: layer, message: error.message)
         }
-        digests = StreamDigests(compressedDigest: DecantOCI.Digest(compressedHash.finalize()), compressedSize: compressedSize,
-                                diffID: DecantOCI.Digest(diffHash.finalize()), uncompressedSize: uncompressedSize,
+        digests = StreamDigests(compressedDigest: compressedHash.finalize(), compressedSize: compressedSize,
+                                diffID: diffHash.finalize(), uncompressedSize: uncompressedSize,
                                 compression: compression)
     }
 

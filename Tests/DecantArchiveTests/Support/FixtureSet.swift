@@ -1,4 +1,5 @@
 import DecantOCI
+import DecantTestSupport
 import Foundation
 
 /// The generated layer fixtures (`Tests/Fixtures/make-layers.py`) and what containerd 1.6 made of

@@ -1,3 +1,4 @@
+import DecantTestSupport
 import Foundation
 
 /// Entry-by-entry tree comparison through the fixture scripts `treedump.py` and `treecompare.py`,

@@ -1,16 +1,16 @@
 import Foundation
 
 /// Runs helper programs (the fixture scripts, containerd, tar) and captures what they print.
-enum Shell {
-    struct Output {
-        var status: Int32
-        var stdout: String
-        var stderr: String
+public enum Shell {
+    public struct Output {
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
     }
 
     /// Runs `arguments[0]` (looked up in PATH) with the rest as arguments, and waits for it.
     @discardableResult
-    static func run(_ arguments: [String], in directory: URL? = nil) throws -> Output {
+    public static func run(_ arguments: [String], in directory: URL? = nil) throws -> Output {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = arguments
@@ -41,7 +41,7 @@ enum Shell {
 
     /// Runs and requires exit status 0.
     @discardableResult
-    static func check(_ arguments: [String], in directory: URL? = nil) throws -> Output {
+    public static func check(_ arguments: [String], in directory: URL? = nil) throws -> Output {
         let output = try run(arguments, in: directory)
         guard output.status == 0 else {
             throw Failure(message: "\(arguments.joined(separator: " ")) exited \(output.status): \(output.stderr)\(output.stdout)")
@@ -49,8 +49,12 @@ enum Shell {
         return output
     }
 
-    struct Failure: Error, CustomStringConvertible {
-        var message: String
-        var description: String { message }
+    public struct Failure: Error, CustomStringConvertible {
+        public var message: String
+        public var description: String { message }
+
+        public init(message: String) {
+            self.message = message
+        }
     }
 }

@@ -2,10 +2,10 @@ import Foundation
 
 /// A fresh directory under /var/tmp (on the same ext4 filesystem as the tests' trees, not a tmpfs,
 /// so xattrs and device nodes behave as in production), removed when the test ends.
-final class Scratch {
-    let url: URL
+public final class Scratch {
+    public let url: URL
 
-    init(_ label: String = "test") throws {
+    public init(_ label: String = "test") throws {
         let base = URL(fileURLWithPath: "/var/tmp/decant-tests", isDirectory: true)
         try FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
         url = base.appendingPathComponent("\(label)-\(UUID().uuidString.prefix(8))", isDirectory: true)
@@ -13,7 +13,7 @@ final class Scratch {
     }
 
     /// A new empty subdirectory, mode 0755 like a snapshot's `fs` directory.
-    func directory(_ name: String) throws -> URL {
+    public func directory(_ name: String) throws -> URL {
         let child = url.appendingPathComponent(name, isDirectory: true)
         try FileManager.default.createDirectory(at: child, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o755])

@@ -1,0 +1,214 @@
+import DecantIO
+import DecantOCI
+import Foundation
+import GRDB
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Blobs by digest (containerd's content store): files under `content/blobs/sha256`, labels in
+/// the metadata database.
+///
+/// A blob is visible under its digest only once it was verified, fsynced and renamed into place,
+/// so its file existing is what "the store has it" means; a row without a file is ignored.
+public final class ContentStore: Sendable {
+    let layout: StoreLayout
+    let metadata: MetadataStore
+    private let inFlight = InFlightIngests()
+
+    init(layout: StoreLayout, metadata: MetadataStore) {
+        self.layout = layout
+        self.metadata = metadata
+    }
+
+    // MARK: Reading
+
+    /// The blob's info, or `notFound`.
+    public func info(_ digest: Digest) throws(StoreError) -> ContentInfo {
+        guard let size = fileSize(layout.blob(digest.encoded)) else {
+            throw StoreError(.notFound, "content \(digest) not found")
+        }
+        let record = try metadata.read { db in try ContentRecord.fetchOne(db, key: digest.description) }
+        let now = Date()
+        return ContentInfo(digest: digest, size: size, labels: record?.labels ?? [:],
+                           createdAt: record?.createdAt ?? now, updatedAt: record?.updatedAt ?? now)
+    }
+
+    /// Whether the store has the blob.
+    public func contains(_ digest: Digest) -> Bool {
+        fileSize(layout.blob(digest.encoded)) != nil
+    }
+
+    /// The blob's path, for reading.
+    public func path(of digest: Digest) throws(StoreError) -> String {
+        let path = layout.blob(digest.encoded)
+        guard fileSize(path) != nil else { throw StoreError(.notFound, "content \(digest) not found") }
+        return path
+    }
+
+    /// Every blob, with its labels, that matches `filters` (any of them; see ``Filter``).
+    public func list(filters: [Filter] = []) throws(StoreError) -> [ContentInfo] {
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: layout.blobs)
+        } catch {
+            throw StoreError(.io, "cannot list \(layout.blobs)", describing: error)
+        }
+        let records = try metadata.read { db in
+            Dictionary(uniqueKeysWithValues: try ContentRecord.fetchAll(db).map { ($0.digest, $0) })
+        }
+        let now = Date()
+        return names.sorted().compactMap { name -> ContentInfo? in
+            guard let digest = Digest("sha256:" + name), let size = fileSize(layout.blob(name)) else { return nil }
+            let record = records[digest.description]
+            let info = ContentInfo(digest: digest, size: size, labels: record?.labels ?? [:],
+                                   createdAt: record?.createdAt ?? now, updatedAt: record?.updatedAt ?? now)
+            return Filter.matches(filters, Self.fields(of: info)) ? info : nil
+        }
+    }
+
+    // MARK: Changing
+
+    /// Sets labels. With `fieldPaths` (`labels.KEY`, or `labels` for all) only those labels change
+    /// and an empty value removes one; without, the labels are replaced — containerd's `Update`.
+    @discardableResult
+    public func update(_ digest: Digest, labels: [String: String], fieldPaths: [String] = []) throws(StoreError) -> ContentInfo {
+        guard contains(digest) else { throw StoreError(.notFound, "content \(digest) not found") }
+        try metadata.write { db in
+            let now = Date()
+            var record = try ContentRecord.fetchOne(db, key: digest.description)
+                ?? ContentRecord(digest: digest.description, labels: [:], createdAt: now, updatedAt: now)
+            record.labels = try LabelUpdate.apply(labels, fieldPaths: fieldPaths, to: record.labels)
+            record.updatedAt = now
+            try record.save(db)
+        }
+        return try info(digest)
+    }
+
+    /// Removes the blob and its labels.
+    public func delete(_ digest: Digest) throws(StoreError) {
+        let path = layout.blob(digest.encoded)
+        guard fileSize(path) != nil else { throw StoreError(.notFound, "content \(digest) not found") }
+        try metadata.write { db in _ = try ContentRecord.deleteOne(db, key: digest.description) }
+        if unlink(path) != 0 && errno != ENOENT {
+            throw StoreError(.io, "cannot remove \(path)", cause: SystemCallError("unlink", path: path, errno: Errno(rawValue: errno)))
+        }
+    }
+
+    // MARK: Writing
+
+    /// A writer for `ref`, resuming a partial ingest of the same ref where there is one. Fails
+    /// with `unavailable` while another writer holds the ref.
+    public func writer(ref: String, expected: Digest? = nil, total: Int64? = nil) throws(StoreError) -> IngestWriter {
+        try IngestWriter(store: self, ref: ref, expected: expected, total: total, directory: ingestDirectory(ref))
+    }
+
+    /// Ingests `digest` once however many callers ask at the same time: the first runs `write`
+    /// into a writer; the others, in this process or another, wait for it and get its result.
+    /// A blob the store already has is not written again.
+    public func ingest(_ digest: Digest, size: Int64, labels: [String: String] = [:],
+                       write: @escaping @Sendable (IngestWriter) throws -> Void) async throws -> ContentInfo {
+        if contains(digest) { return try info(digest) }
+        return try await inFlight.run(digest) { [self] in
+            try await Self.onThread { [self] in
+                if contains(digest) { return try info(digest) }
+                let ref = "ingest-" + digest.description
+                // Across processes: wait for the other writer's lock rather than failing.
+                let lockPath = ingestDirectory(ref) + ".wait"
+                let lock = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+                defer { if lock >= 0 { close(lock); unlink(lockPath) } }
+                if lock >= 0 { flock(lock, LOCK_EX) }
+                if contains(digest) { return try info(digest) }
+                let writer = try writer(ref: ref, expected: digest, total: size)
+                try write(writer)
+                return try writer.commit(labels: labels)
+            }
+        }
+    }
+
+    /// Partial writes, for `content ls --ingests` and for resuming.
+    public func ingests() throws(StoreError) -> [IngestStatus] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: layout.ingests)) ?? []
+        return names.sorted().compactMap { name in
+            let directory = layout.ingests + "/" + name
+            guard let ref = try? String(contentsOfFile: directory + "/ref", encoding: .utf8) else { return nil }
+            let started = (try? String(contentsOfFile: directory + "/startedat", encoding: .utf8)).flatMap(Double.init)
+            let attributes = try? FileManager.default.attributesOfItem(atPath: directory + "/data")
+            return IngestStatus(
+                ref: ref, offset: fileSize(directory + "/data") ?? 0,
+                total: (try? String(contentsOfFile: directory + "/total", encoding: .utf8)).flatMap { Int64($0) },
+                expected: (try? String(contentsOfFile: directory + "/expected", encoding: .utf8)).flatMap { Digest($0) },
+                startedAt: started.map { Date(timeIntervalSince1970: $0) } ?? Date(),
+                updatedAt: attributes?[.modificationDate] as? Date ?? Date())
+        }
+    }
+
+    /// Removes a partial write.
+    public func abort(ref: String) throws(StoreError) {
+        let directory = ingestDirectory(ref)
+        guard FileManager.default.fileExists(atPath: directory) else { throw StoreError(.notFound, "ingest \(ref) not found") }
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    // MARK: Internals
+
+    /// Renames verified, fsynced ingest data into place and records its labels.
+    func publish(ingestData path: String, digest: Digest, labels: [String: String]) throws(StoreError) -> ContentInfo {
+        let target = layout.blob(digest.encoded)
+        if rename(path, target) != 0 {
+            throw StoreError(.io, "cannot move \(digest) into place", cause: SystemCallError("rename", path: target, errno: Errno(rawValue: errno)))
+        }
+        Failpoint.hit("content-after-rename")
+        let directory = open(layout.blobs, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if directory >= 0 {
+            fsync(directory)
+            close(directory)
+        }
+        try metadata.write { db in
+            let now = Date()
+            var record = try ContentRecord.fetchOne(db, key: digest.description)
+                ?? ContentRecord(digest: digest.description, labels: [:], createdAt: now, updatedAt: now)
+            record.labels.merge(labels) { _, new in new }
+            record.updatedAt = now
+            try record.save(db)
+        }
+        return try info(digest)
+    }
+
+    func ingestDirectory(_ ref: String) -> String {
+        layout.ingests + "/" + Digest.sha256(of: Array(ref.utf8)).encoded
+    }
+
+    static func fields(of info: ContentInfo) -> [String: String] {
+        var fields = ["digest": info.digest.description, "size": String(info.size)]
+        for (key, value) in info.labels { fields["labels." + key] = value }
+        return fields
+    }
+
+    private static func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try body() }) }.start()
+        }
+    }
+}
+
+/// Concurrent ingests of one digest in this process share the first one's task.
+private actor InFlightIngests {
+    private var tasks: [Digest: Task<ContentInfo, any Error>] = [:]
+
+    func run(_ digest: Digest, _ body: @escaping @Sendable () async throws -> ContentInfo) async throws -> ContentInfo {
+        if let task = tasks[digest] { return try await task.value }
+        let task = Task { try await body() }
+        tasks[digest] = task
+        defer { tasks[digest] = nil }
+        return try await task.value
+    }
+}
+
+func fileSize(_ path: String) -> Int64? {
+    var status = stat()
+    guard stat(path, &status) == 0, status.st_mode & S_IFMT == S_IFREG else { return nil }
+    return Int64(status.st_size)
+}

@@ -1,0 +1,133 @@
+import DecantIO
+import DecantOCI
+import Foundation
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Writes one blob into its ingest directory, then commits it under its digest.
+///
+/// The ingest directory is locked (`flock`) for as long as this writer lives, so a second writer
+/// of the same ref — in this process or another — cannot interleave. A writer over an existing
+/// partial ingest resumes at ``offset`` (the bytes already there are hashed again first).
+public final class IngestWriter {
+    public let ref: String
+    public let expected: Digest?
+    public let total: Int64?
+    /// Bytes written so far, including those of an earlier, interrupted writer.
+    public private(set) var offset: Int64 = 0
+
+    private let store: ContentStore
+    private let directory: String
+    private let data: OwnedDescriptor
+    private let lock: OwnedDescriptor
+    private var hasher = DigestHasher()
+    private var committed = false
+
+    init(store: ContentStore, ref: String, expected: Digest?, total: Int64?, directory: String) throws(StoreError) {
+        self.store = store
+        self.ref = ref
+        self.expected = expected
+        self.total = total
+        self.directory = directory
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw StoreError(.io, "cannot create the ingest directory for \(ref)", describing: error)
+        }
+        let root = FileDescriptor(rawValue: AT_FDCWD)
+        do {
+            lock = OwnedDescriptor(taking: try root.openEntry(directory + "/lock", flags: O_RDWR | O_CREAT, mode: 0o600))
+        } catch {
+            throw StoreError(.io, "cannot open the ingest lock for \(ref)", describing: error)
+        }
+        if flock(lock.rawValue, LOCK_EX | LOCK_NB) != 0 {
+            throw StoreError(.unavailable, "ref \(ref) is locked: another writer is ingesting it")
+        }
+        do {
+            data = OwnedDescriptor(taking: try root.openEntry(directory + "/data", flags: O_RDWR | O_CREAT, mode: 0o600))
+            try Self.writeSmallFile(directory + "/ref", ref)
+            if !FileManager.default.fileExists(atPath: directory + "/startedat") {
+                try Self.writeSmallFile(directory + "/startedat", String(Date().timeIntervalSince1970))
+            }
+            if let total { try Self.writeSmallFile(directory + "/total", String(total)) }
+            if let expected { try Self.writeSmallFile(directory + "/expected", expected.description) }
+        } catch {
+            throw StoreError(.io, "cannot open the ingest data for \(ref)", describing: error)
+        }
+        try rehashExisting()
+    }
+
+    /// Appends `bytes` at ``offset``.
+    public func write(_ bytes: UnsafeRawBufferPointer) throws(StoreError) {
+        do {
+            try data.descriptor.writeAll(bytes, at: offset, path: directory + "/data")
+        } catch {
+            throw StoreError(.io, "cannot write ingest \(ref)", describing: error)
+        }
+        hasher.update(bytes)
+        offset += Int64(bytes.count)
+        if offset >= 1 << 20 { Failpoint.hit("content-mid-ingest") }
+    }
+
+    public func write(_ bytes: [UInt8]) throws(StoreError) {
+        let result: Result<Void, StoreError> = bytes.withUnsafeBytes { buffer in
+            Result { () throws(StoreError) in try write(buffer) }
+        }
+        try result.get()
+    }
+
+    /// Verifies what was written against `size` and `digest` (or what the writer was opened
+    /// with), makes it durable and visible under its digest, and records `labels`.
+    ///
+    /// A blob that does not verify is discarded: a later writer starts from zero.
+    @discardableResult
+    public func commit(size: Int64? = nil, digest: Digest? = nil, labels: [String: String] = [:]) throws(StoreError) -> ContentInfo {
+        let actual = hasher.finalize()
+        let wantedSize = size ?? total
+        let wantedDigest = digest ?? expected
+        if let wantedSize, wantedSize != offset {
+            discard()
+            throw StoreError(.digestMismatch, "blob \(wantedDigest?.description ?? ref) has \(offset) bytes, expected \(wantedSize)")
+        }
+        if let wantedDigest, wantedDigest != actual {
+            discard()
+            throw StoreError(.digestMismatch, "blob \(ref) has digest \(actual), expected \(wantedDigest)")
+        }
+        if fsync(data.rawValue) != 0 {
+            throw StoreError(.io, "fsync of ingest \(ref) failed", cause: SystemCallError("fsync", path: directory + "/data", errno: Errno(rawValue: errno)))
+        }
+        let info = try store.publish(ingestData: directory + "/data", digest: actual, labels: labels)
+        committed = true
+        try? FileManager.default.removeItem(atPath: directory)
+        return info
+    }
+
+    /// Deletes the partial data (the ingest directory), for a write that will not be resumed.
+    public func discard() {
+        try? FileManager.default.removeItem(atPath: directory)
+        hasher = DigestHasher()
+        offset = 0
+    }
+
+    private func rehashExisting() throws(StoreError) {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 4096)
+        defer { buffer.deallocate() }
+        while true {
+            let count = pread(data.rawValue, buffer.baseAddress, buffer.count, off_t(offset))
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw StoreError(.io, "cannot read ingest \(ref)", cause: SystemCallError("pread", path: directory, errno: Errno(rawValue: errno)))
+            }
+            if count == 0 { break }
+            hasher.update(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+            offset += Int64(count)
+        }
+    }
+
+    private static func writeSmallFile(_ path: String, _ text: String) throws {
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+    }
+}

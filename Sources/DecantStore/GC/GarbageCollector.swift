@@ -1,0 +1,155 @@
+import DecantOCI
+import Foundation
+
+/// What a collection removed (or, in a dry run, would remove).
+public struct GarbageCollectionReport: Sendable, Codable, Equatable {
+    public struct RemovedContent: Sendable, Codable, Equatable {
+        public var digest: String
+        public var size: Int64
+    }
+
+    public struct RemovedSnapshot: Sendable, Codable, Equatable {
+        public var snapshotter: String
+        public var key: String
+        public var size: Int64
+    }
+
+    public var dryRun: Bool
+    public var content: [RemovedContent] = []
+    public var snapshots: [RemovedSnapshot] = []
+    public var expiredLeases: [String] = []
+    public var bytesFreed: Int64 = 0
+}
+
+/// Mark and sweep over content and snapshots, as containerd's GC does.
+///
+/// Roots: images' targets, what live leases hold, anything labelled `containerd.io/gc.root`, and
+/// every active snapshot and view (they are someone's work in progress; remove them explicitly).
+/// References: a manifest or index names its config, layers and manifests; a
+/// `containerd.io/gc.ref.content*` label names a blob; `containerd.io/gc.ref.snapshot.<snapshotter>`
+/// a snapshot; a snapshot holds its parent. Expired leases are deleted first.
+public struct GarbageCollector: Sendable {
+    public let store: Store
+
+    public init(store: Store) {
+        self.store = store
+    }
+
+    public func collect(dryRun: Bool) throws(StoreError) -> GarbageCollectionReport {
+        var report = GarbageCollectionReport(dryRun: dryRun)
+        let now = Date()
+        var leases = try store.leases.list()
+        for lease in leases where lease.isExpired(at: now) {
+            report.expiredLeases.append(lease.id)
+            if !dryRun { try store.leases.delete(lease.id) }
+        }
+        leases.removeAll { $0.isExpired(at: now) }
+
+        let allContent = try store.content.list()
+        let contentByDigest = Dictionary(uniqueKeysWithValues: allContent.map { ($0.digest.description, $0) })
+        var snapshotsByName: [String: [String: SnapshotInfo]] = [:]
+        for snapshotter in store.snapshotters {
+            snapshotsByName[snapshotter.name] = Dictionary(uniqueKeysWithValues: try snapshotter.walk(filters: []).map { ($0.name, $0) })
+        }
+
+        var markedContent = Set<String>()
+        var markedSnapshots = Set<SnapshotReference>()
+        var pendingContent: [String] = try store.images.list().map(\.digest)
+        var pendingSnapshots: [SnapshotReference] = []
+        for lease in leases {
+            for resource in lease.resources {
+                if resource.type == "content" { pendingContent.append(resource.id) }
+                if resource.type.hasPrefix("snapshots/") {
+                    pendingSnapshots.append(SnapshotReference(snapshotter: String(resource.type.dropFirst("snapshots/".count)), key: resource.id))
+                }
+            }
+        }
+        pendingContent += allContent.filter { $0.labels["containerd.io/gc.root"] != nil }.map(\.digest.description)
+        for (snapshotter, snapshots) in snapshotsByName {
+            for info in snapshots.values where info.kind != .committed || info.labels["containerd.io/gc.root"] != nil {
+                pendingSnapshots.append(SnapshotReference(snapshotter: snapshotter, key: info.name))
+            }
+        }
+
+        while !pendingContent.isEmpty || !pendingSnapshots.isEmpty {
+            while let digest = pendingContent.popLast() {
+                guard markedContent.insert(digest).inserted, let info = contentByDigest[digest] else { continue }
+                pendingContent += childDigests(of: info)
+                let references = Self.references(in: info.labels)
+                pendingContent += references.content
+                pendingSnapshots += references.snapshots
+            }
+            while let reference = pendingSnapshots.popLast() {
+                guard markedSnapshots.insert(reference).inserted,
+                      let info = snapshotsByName[reference.snapshotter]?[reference.key] else { continue }
+                if let parent = info.parent { pendingSnapshots.append(SnapshotReference(snapshotter: reference.snapshotter, key: parent)) }
+                let references = Self.references(in: info.labels)
+                pendingContent += references.content
+                pendingSnapshots += references.snapshots
+            }
+        }
+
+        for info in allContent where !markedContent.contains(info.digest.description) {
+            report.content.append(.init(digest: info.digest.description, size: info.size))
+            report.bytesFreed += info.size
+            if !dryRun { try store.content.delete(info.digest) }
+        }
+        for snapshotter in store.snapshotters {
+            var doomed = (snapshotsByName[snapshotter.name] ?? [:]).values.filter {
+                !markedSnapshots.contains(SnapshotReference(snapshotter: snapshotter.name, key: $0.name))
+            }
+            // Children before parents: a snapshot goes once no other doomed one names it.
+            while !doomed.isEmpty {
+                let parents = Set(doomed.compactMap(\.parent))
+                let leaves = doomed.filter { !parents.contains($0.name) }.sorted { $0.name < $1.name }
+                for leaf in leaves {
+                    let size = try snapshotter.usage(leaf.name).size
+                    report.snapshots.append(.init(snapshotter: snapshotter.name, key: leaf.name, size: size))
+                    report.bytesFreed += size
+                    if !dryRun { try snapshotter.remove(leaf.name) }
+                }
+                doomed.removeAll { leaf in leaves.contains { $0.name == leaf.name } }
+            }
+        }
+        return report
+    }
+
+    /// The blobs a manifest or index names, read from its JSON (small blobs starting with `{`).
+    private func childDigests(of info: ContentInfo) -> [String] {
+        guard info.size <= 4 << 20, let path = try? store.content.path(of: info.digest),
+              let data = FileManager.default.contents(atPath: path), data.first == UInt8(ascii: "{"),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        else { return [] }
+        var digests: [String] = []
+        func add(_ descriptor: Any?) {
+            if let digest = (descriptor as? [String: Any])?["digest"] as? String { digests.append(digest) }
+        }
+        add(object["config"])
+        (object["layers"] as? [Any])?.forEach(add)
+        (object["manifests"] as? [Any])?.forEach(add)
+        (object["blobs"] as? [Any])?.forEach(add)
+        add(object["subject"])
+        return digests
+    }
+
+    private static func references(in labels: [String: String]) -> (content: [String], snapshots: [SnapshotReference]) {
+        var content: [String] = []
+        var snapshots: [SnapshotReference] = []
+        for (key, value) in labels {
+            if key.hasPrefix("containerd.io/gc.ref.content") {
+                content.append(value)
+            } else if key.hasPrefix("containerd.io/gc.ref.snapshot.") {
+                // `containerd.io/gc.ref.snapshot.overlayfs` or `...overlayfs/<anything>`.
+                let rest = key.dropFirst("containerd.io/gc.ref.snapshot.".count)
+                let snapshotter = rest.split(separator: "/", maxSplits: 1).first.map(String.init) ?? String(rest)
+                snapshots.append(SnapshotReference(snapshotter: snapshotter, key: value))
+            }
+        }
+        return (content, snapshots)
+    }
+}
+
+private struct SnapshotReference: Hashable {
+    var snapshotter: String
+    var key: String
+}

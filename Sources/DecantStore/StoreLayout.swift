@@ -1,0 +1,42 @@
+import Foundation
+import SystemPackage
+
+/// Where everything lives under a store root (`/var/lib/decant` by default):
+///
+/// ```
+/// metadata.db                    SQLite, WAL
+/// content/blobs/sha256/<hex>     blobs by digest
+/// content/ingest/<ref hash>/     partial writes, resumable
+/// snapshots/overlay/<id>/fs      upper dir (and <id>/work while active)
+/// snapshots/native/<id>/fs       full tree
+/// ```
+public struct StoreLayout: Sendable {
+    /// The default root, as containerd's is `/var/lib/containerd`.
+    public static let defaultRoot = "/var/lib/decant"
+
+    public let root: String
+
+    public init(root: String) {
+        self.root = root
+    }
+
+    /// `--root`, else `DECANT_ROOT`, else the default.
+    public static func resolve(_ option: String?) -> StoreLayout {
+        StoreLayout(root: option ?? ProcessInfo.processInfo.environment["DECANT_ROOT"] ?? defaultRoot)
+    }
+
+    public var database: String { root + "/metadata.db" }
+    public var blobs: String { root + "/content/blobs/sha256" }
+    public var ingests: String { root + "/content/ingest" }
+
+    public func blob(_ encoded: String) -> String { blobs + "/" + encoded }
+    public func snapshots(_ snapshotter: String) -> String { root + "/snapshots/" + snapshotter }
+
+    /// Creates the directories that must exist before anything is written.
+    func create() throws {
+        for directory in [root, blobs, ingests, snapshots("overlay"), snapshots("native")] {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o711])
+        }
+    }
+}
