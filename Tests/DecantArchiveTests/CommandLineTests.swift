@@ -4,9 +4,7 @@ import Testing
 
 /// `decant apply-layer` as build farms call it: exit status, human output and `--json`.
 @Suite struct CommandLineTests {
-    private var decant: String {
-        FixtureSet.repository.appendingPathComponent(".build/debug/decant").path
-    }
+    private var decant: String { Repository.decant }
 
     @Test func appliesAndPrintsJSON() throws {
         let fixtures = try FixtureSet.get()

@@ -66,9 +66,7 @@ struct FixtureSet: Sendable {
         try? String(contentsOf: directory.appendingPathComponent("ref/\(name)/containerd-error.txt"), encoding: .utf8)
     }
 
-    static let repository = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let scripts = repository.appendingPathComponent("Tests/Fixtures")
+    static let scripts = Repository.root.appendingPathComponent("Tests/Fixtures")
 
     /// Generated on first use; a failure to generate fails every test that needs the fixtures.
     static let shared: Result<FixtureSet, Shell.Failure> = {

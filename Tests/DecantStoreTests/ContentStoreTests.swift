@@ -1,0 +1,104 @@
+import DecantOCI
+import DecantStore
+import DecantTestSupport
+import Foundation
+import Testing
+
+@Suite struct ContentStoreTests {
+    private let payload = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+    private var digest: Digest { Digest.sha256(of: payload) }
+
+    @Test func aCommittedBlobIsVisibleWithItsLabels() throws {
+        let fixture = try StoreFixture("content")
+        let writer = try fixture.store.content.writer(ref: "r", expected: digest, total: Int64(payload.count))
+        try writer.write(payload)
+        #expect(!fixture.store.content.contains(digest), "visible before commit")
+        let info = try writer.commit(labels: ["a": "1"])
+        #expect(info.size == Int64(payload.count))
+        #expect(try fixture.store.content.info(digest).labels == ["a": "1"])
+        let blob = try fixture.store.content.path(of: digest)
+        #expect(FileManager.default.contents(atPath: blob) == Data(payload))
+        #expect(try fixture.store.content.ingests().isEmpty)
+
+        try fixture.store.content.update(digest, labels: ["b": "2", "a": ""], fieldPaths: ["labels.b", "labels.a"])
+        #expect(try fixture.store.content.info(digest).labels == ["b": "2"])
+        #expect(try fixture.store.content.list(filters: [try Filter("labels.b==2")]).map(\.digest) == [digest])
+        #expect(try fixture.store.content.list(filters: [try Filter("labels.b==3")]).isEmpty)
+
+        try fixture.store.content.delete(digest)
+        #expect(!fixture.store.content.contains(digest))
+        #expect(throws: StoreError.self) { try fixture.store.content.info(digest) }
+    }
+
+    @Test func bytesThatDoNotMatchTheirDigestAreRefused() throws {
+        let fixture = try StoreFixture("content")
+        let wrong = Digest.sha256(of: [1, 2, 3])
+        let writer = try fixture.store.content.writer(ref: "bad", expected: wrong)
+        try writer.write(payload)
+        #expect {
+            try writer.commit()
+        } throws: { error in
+            (error as? StoreError)?.code == .digestMismatch
+        }
+        #expect(try fixture.store.content.list().isEmpty)
+        #expect(try fixture.store.content.ingests().isEmpty)
+
+        let sized = try fixture.store.content.writer(ref: "short", expected: digest, total: Int64(payload.count) + 1)
+        try sized.write(payload)
+        #expect(throws: StoreError.self) { try sized.commit() }
+        #expect(try fixture.store.content.list().isEmpty)
+    }
+
+    @Test func anInterruptedIngestResumesAtItsOffset() throws {
+        let fixture = try StoreFixture("content")
+        do {
+            let first = try fixture.store.content.writer(ref: "resume", expected: digest)
+            try first.write(Array(payload[..<100_000]))
+        }
+        #expect(try fixture.store.content.ingests().map(\.offset) == [100_000])
+        let second = try fixture.store.content.writer(ref: "resume", expected: digest)
+        #expect(second.offset == 100_000)
+        try second.write(Array(payload[100_000...]))
+        try second.commit()
+        #expect(try fixture.store.content.info(digest).size == Int64(payload.count))
+    }
+
+    @Test func aSecondWriterOfTheSameRefIsRefusedWhileTheFirstHoldsIt() throws {
+        let fixture = try StoreFixture("content")
+        let first = try fixture.store.content.writer(ref: "busy")
+        #expect {
+            _ = try fixture.store.content.writer(ref: "busy")
+        } throws: { error in
+            (error as? StoreError)?.code == .unavailable
+        }
+        _ = first
+    }
+
+    @Test func concurrentIngestsOfOneDigestWriteItOnce() async throws {
+        let fixture = try StoreFixture("content")
+        let store = fixture.store
+        let payload = payload
+        let digest = digest
+        let writes = Counter()
+        try await withThrowingTaskGroup(of: ContentInfo.self) { group in
+            for _ in 0..<4 {
+                group.addTask {
+                    try await store.content.ingest(digest, size: Int64(payload.count)) { writer in
+                        writes.increment()
+                        Thread.sleep(forTimeInterval: 0.2)
+                        try writer.write(payload)
+                    }
+                }
+            }
+            for try await info in group { #expect(info.digest == digest) }
+        }
+        #expect(writes.value == 1)
+    }
+}
+
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    func increment() { lock.withLock { count += 1 } }
+    var value: Int { lock.withLock { count } }
+}

@@ -1,0 +1,65 @@
+import DecantOCI
+import DecantStore
+import DecantTestSupport
+import Foundation
+import Testing
+
+@Suite struct GarbageCollectionTests {
+    private func blob(_ store: Store, _ text: String, labels: [String: String] = [:]) throws -> Digest {
+        let bytes = Array(text.utf8)
+        let writer = try store.content.writer(ref: UUID().uuidString)
+        try writer.write(bytes)
+        return try writer.commit(labels: labels).digest
+    }
+
+    private func committed(_ store: Store, _ name: String, parent: String?) throws {
+        _ = try store.overlay.prepare(name + "-work", parent: parent, labels: [:])
+        try store.overlay.commit(name: name, key: name + "-work", parent: nil, labels: [:], usage: nil)
+    }
+
+    @Test func removesWhatNothingReferencesAndKeepsTheRest() throws {
+        let fixture = try StoreFixture("gc")
+        let store = fixture.store
+        try committed(store, "l1", parent: nil)
+        try committed(store, "l2", parent: "l1")
+        try committed(store, "orphan", parent: nil)
+        _ = try store.overlay.prepare("in-progress", parent: nil, labels: [:])
+
+        let layer = try blob(store, "layer bytes")
+        let config = try blob(store, "{\"rootfs\":{}}", labels: ["containerd.io/gc.ref.snapshot.overlayfs": "l2"])
+        let manifest = try blob(store, """
+            {"schemaVersion":2,"config":{"digest":"\(config)","size":1},"layers":[{"digest":"\(layer)","size":1}]}
+            """)
+        try store.images.createOrUpdate(ImageRecord(name: "example/app:1", mediaType: "application/vnd.oci.image.manifest.v1+json",
+                                                    digest: manifest.description, size: 1))
+        let unreferenced = try blob(store, "nobody wants me")
+        let leased = try blob(store, "held by a lease")
+        let rooted = try blob(store, "a root", labels: ["containerd.io/gc.root": "yes"])
+        let lease = try store.leases.create(id: "pull")
+        try store.leases.addResource(LeaseResource(type: "content", id: leased.description), to: lease.id)
+        let expiring = try blob(store, "held by an expired lease")
+        _ = try store.leases.create(id: "old", expiration: -1)
+        try store.leases.addResource(LeaseResource(type: "content", id: expiring.description), to: "old")
+
+        let dryRun = try GarbageCollector(store: store).collect(dryRun: true)
+        #expect(Set(dryRun.content.map(\.digest)) == [unreferenced.description, expiring.description])
+        #expect(dryRun.snapshots.map(\.key) == ["orphan"])
+        #expect(dryRun.expiredLeases == ["old"])
+        #expect(store.content.contains(unreferenced), "a dry run removed something")
+        #expect(try store.leases.list().count == 2)
+
+        let report = try GarbageCollector(store: store).collect(dryRun: false)
+        #expect(report.content.count == 2 && report.snapshots.count == 1)
+        #expect(report.bytesFreed >= Int64("nobody wants me".utf8.count))
+        for kept in [layer, config, manifest, leased, rooted] { #expect(store.content.contains(kept)) }
+        #expect(!store.content.contains(unreferenced))
+        #expect(try store.overlay.walk(filters: []).map(\.name).sorted() == ["in-progress", "l1", "l2"])
+
+        // Without the image, its manifest, config, layer and snapshot chain go, children first.
+        try store.images.delete("example/app:1")
+        let second = try GarbageCollector(store: store).collect(dryRun: false)
+        #expect(Set(second.content.map(\.digest)) == [layer.description, config.description, manifest.description])
+        #expect(second.snapshots.map(\.key) == ["l2", "l1"])
+        #expect(try store.overlay.walk(filters: []).map(\.name) == ["in-progress"])
+    }
+}

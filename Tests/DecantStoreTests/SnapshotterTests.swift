@@ -1,0 +1,127 @@
+import DecantStore
+import DecantTestSupport
+import Foundation
+import Testing
+
+/// Snapshots mounted for real (the tests run as root), written through, committed and stacked.
+@Suite(.serialized) struct SnapshotterTests {
+    @Test func overlayChainOfThreeMergesThroughRealMounts() throws {
+        let fixture = try StoreFixture("overlay")
+        let overlay = fixture.store.overlay
+
+        let bottom = try fixture.mount(try overlay.prepare("k1", parent: nil, labels: [:]), name: "1")
+        try write("one", to: bottom + "/a")
+        try write("doomed", to: bottom + "/b")
+        try fixture.unmount(bottom)
+        try overlay.commit(name: "l1", key: "k1", parent: nil, labels: [:], usage: nil)
+
+        let middle = try fixture.mount(try overlay.prepare("k2", parent: "l1", labels: [:]), name: "2")
+        #expect(read(middle + "/a") == "one")
+        try write("two", to: middle + "/a")
+        try FileManager.default.removeItem(atPath: middle + "/b")
+        try fixture.unmount(middle)
+        try overlay.commit(name: "l2", key: "k2", parent: nil, labels: [:], usage: nil)
+
+        let top = try fixture.mount(try overlay.prepare("k3", parent: "l2", labels: [:]), name: "3")
+        try write("three", to: top + "/c")
+        #expect(read(top + "/a") == "two")
+        #expect(!FileManager.default.fileExists(atPath: top + "/b"))
+        #expect(read(top + "/c") == "three")
+        try fixture.unmount(top)
+        try overlay.commit(name: "l3", key: "k3", parent: nil, labels: [:], usage: nil)
+
+        let view = try fixture.mount(try overlay.view("v", parent: "l3", labels: [:]), name: "view")
+        #expect(read(view + "/a") == "two")
+        #expect(read(view + "/c") == "three")
+        #expect(throws: (any Error).self) { try write("no", to: view + "/d") }
+        try fixture.unmount(view)
+
+        #expect(try overlay.stat("l3").parent == "l2")
+        #expect(try overlay.stat("l2").kind == .committed)
+        #expect(try overlay.usage("l1").inodes == 3)
+        #expect(try overlay.walk(filters: [try Filter("kind==committed")]).map(\.name) == ["l1", "l2", "l3"])
+    }
+
+    @Test func nativeChainCopiesTheParent() throws {
+        let fixture = try StoreFixture("native")
+        let native = fixture.store.native
+        let first = try fixture.mount(try native.prepare("k1", parent: nil, labels: [:]), name: "1")
+        try write("one", to: first + "/a")
+        try fixture.unmount(first)
+        try native.commit(name: "l1", key: "k1", parent: nil, labels: [:], usage: nil)
+
+        let second = try fixture.mount(try native.prepare("k2", parent: "l1", labels: [:]), name: "2")
+        #expect(read(second + "/a") == "one")
+        try write("changed", to: second + "/a")
+        try fixture.unmount(second)
+        try native.commit(name: "l2", key: "k2", parent: nil, labels: [:], usage: nil)
+        #expect(read(try native.directory("l1") + "/a") == "one")
+        #expect(read(try native.directory("l2") + "/a") == "changed")
+    }
+
+    @Test func aParentlessSnapshotGetsItsParentAtCommit() throws {
+        let fixture = try StoreFixture("rebase")
+        let overlay = fixture.store.overlay
+        _ = try overlay.prepare("base-work", parent: nil, labels: [:])
+        try overlay.commit(name: "base", key: "base-work", parent: nil, labels: [:], usage: nil)
+        // Extracted in parallel with the base: no parent yet.
+        _ = try overlay.prepare("upper-work", parent: nil, labels: [:])
+        try write("upper", to: try overlay.directory("upper-work") + "/u")
+        try overlay.commit(name: "upper", key: "upper-work", parent: "base", labels: [:], usage: SnapshotUsage(size: 4096, inodes: 2))
+        #expect(try overlay.stat("upper").parent == "base")
+        #expect(try overlay.usage("upper") == SnapshotUsage(size: 4096, inodes: 2))
+        #expect(throws: StoreError.self) { try overlay.remove("base") }
+    }
+
+    @Test func refusalsNameWhatIsWrong() throws {
+        let fixture = try StoreFixture("refusals")
+        let overlay = fixture.store.overlay
+        _ = try overlay.prepare("k", parent: nil, labels: [:])
+        try overlay.commit(name: "parent", key: "k", parent: nil, labels: [:], usage: nil)
+        _ = try overlay.prepare("child-a", parent: "parent", labels: [:])
+        _ = try overlay.prepare("child-b", parent: "parent", labels: [:])
+
+        try expectStoreError(.failedPrecondition, "snapshot parent has 2 children: child-a, child-b") { try overlay.remove("parent") }
+        try expectStoreError(.failedPrecondition, "snapshot parent is committed, not active") {
+            try overlay.commit(name: "again", key: "parent", parent: nil, labels: [:], usage: nil)
+        }
+        try expectStoreError(.alreadyExists, "snapshot child-a already exists") { _ = try overlay.prepare("child-a", parent: nil, labels: [:]) }
+        try expectStoreError(.failedPrecondition, "parent child-b is active, not committed") {
+            _ = try overlay.prepare("grandchild", parent: "child-b", labels: [:])
+        }
+        try expectStoreError(.notFound, "snapshot nope not found") { _ = try overlay.prepare("x", parent: "nope", labels: [:]) }
+        // A shared layer: preparing with a reference to a committed snapshot says it exists.
+        try expectStoreError(.alreadyExists, "snapshot parent already exists") {
+            _ = try overlay.prepare("extract-1", parent: nil, labels: [snapshotReferenceLabel: "parent"])
+        }
+        #expect(throws: StoreError.self) { try overlay.stat("extract-1") }
+        try expectStoreError(.failedPrecondition, "is committed") { _ = try overlay.mounts("parent") }
+
+        try overlay.remove("child-a")
+        try overlay.remove("child-b")
+        try overlay.remove("parent")
+        #expect(try overlay.walk(filters: []).isEmpty)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: fixture.root + "/snapshots/overlay")
+        #expect(leftovers.isEmpty, "\(leftovers)")
+    }
+
+    @Test func cleanupRemovesDirectoriesWithoutMetadata() throws {
+        let fixture = try StoreFixture("cleanup")
+        _ = try fixture.store.overlay.prepare("kept", parent: nil, labels: [:])
+        let orphan = fixture.root + "/snapshots/overlay/999"
+        try FileManager.default.createDirectory(atPath: orphan + "/fs", withIntermediateDirectories: true)
+        #expect(try fixture.store.overlay.cleanup() == [orphan])
+        #expect(try fixture.store.overlay.stat("kept").kind == .active)
+    }
+}
+
+func expectStoreError(_ code: StoreError.Code, _ message: String, _ body: () throws -> Void,
+                      sourceLocation: SourceLocation = #_sourceLocation) throws {
+    do {
+        try body()
+        Issue.record("expected \(code): \(message)", sourceLocation: sourceLocation)
+    } catch let error as StoreError {
+        #expect(error.code == code, sourceLocation: sourceLocation)
+        #expect(error.description.contains(message), "\(error.description)", sourceLocation: sourceLocation)
+    }
+}
