@@ -12,6 +12,8 @@ let package = Package(
         .library(name: "DecantOCI", targets: ["DecantOCI"]),
         .library(name: "DecantArchive", targets: ["DecantArchive"]),
         .library(name: "DecantStore", targets: ["DecantStore"]),
+        .library(name: "DecantRemote", targets: ["DecantRemote"]),
+        .library(name: "Decant", targets: ["Decant"]),
         .executable(name: "decant", targets: ["decant"]),
     ],
     dependencies: [
@@ -61,10 +63,25 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(
+            name: "DecantRemote",
+            dependencies: [
+                "DecantIO", "DecantOCI",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+        .target(
+            name: "Decant",
+            dependencies: [
+                "DecantIO", "DecantOCI", "DecantArchive", "DecantStore", "DecantRemote",
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "decant",
             dependencies: [
-                "DecantArchive", "DecantOCI", "DecantIO", "DecantStore",
+                "Decant", "DecantArchive", "DecantOCI", "DecantIO", "DecantStore", "DecantRemote",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Decant's main job on a sample image, on a fresh machine: installs what it needs, builds Decant,
-# makes a two-layer sample image from files on this machine, applies each layer into its own
-# overlay upper dir (the bottom one naively, the top one with overlay whiteouts), and mounts the
-# result to show the merged tree. Run as root.
+# makes a three-layer OCI image from files on this machine (thousands of files, a whiteout, an
+# opaque directory, gzip and zstd layers), pulls it with `decant pull` (every layer extracted in
+# parallel, committed in chain order) into a fresh store, then mounts it to show the merged tree.
+# Run as root.
 #   bash scripts/demo.sh [WORKDIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,27 +13,26 @@ bash scripts/setup.sh
 swift build -c release --product decant >/dev/null
 decant=$(swift build -c release --show-bin-path)/decant
 
-umount "$work/merged" 2>/dev/null || true
+"$decant" --help >/dev/null
+umount "$work/rootfs" 2>/dev/null || true
 rm -rf "$work"
-mkdir -p "$work"/{layers,1/fs,2/fs,2/work,merged}
-python3 scripts/make-sample-layers.py "$work/layers"
+mkdir -p "$work/rootfs"
+python3 scripts/make-sample-image.py "$work"
+export DECANT_ROOT="$work/store"
 
-echo "== layer 1 (bottom, gzip): naive whiteouts"
-"$decant" apply-layer --naive --media-type application/vnd.oci.image.layer.v1.tar+gzip \
-    "$work/layers/layer1.tar.gz" "$work/1/fs"
+echo "== decant pull"
+"$decant" pull "oci:$work/image:latest"
 echo
-echo "== layer 2 (zstd): overlay whiteouts, in its own upper dir"
-"$decant" apply-layer --media-type application/vnd.oci.image.layer.v1.tar+zstd \
-    "$work/layers/layer2.tar.zst" "$work/2/fs"
+echo "== a second pull reuses every layer"
+"$decant" pull "oci:$work/image:latest" | tail -2
 echo
-echo "== what layer 2's upper dir holds"
-ls -l "$work/2/fs/usr/include"
-getfattr -n trusted.overlay.opaque "$work/2/fs/usr/share/doc" 2>/dev/null | grep opaque || true
-
+"$decant" images ls
 echo
-echo "== the merged image (overlay mount of both upper dirs)"
-mount -t overlay overlay -o "lowerdir=$work/2/fs:$work/1/fs" "$work/merged"
-trap 'umount "$work/merged" 2>/dev/null || true' EXIT
-echo "usr/include/linux present: $([ -e "$work/merged/usr/include/linux" ] && echo yes || echo no)"
-echo "usr/share/doc holds: $(ls "$work/merged/usr/share/doc")"
-echo "usr/include holds $(find "$work/merged/usr/include" | wc -l) entries; etc/decant-sample: $(cat "$work/merged/etc/decant-sample")"
+"$decant" snapshots tree
+echo
+echo "== the image mounted (overlay of the three snapshots)"
+"$decant" mount "oci:$work/image:latest" "$work/rootfs"
+trap '"$decant" unmount "$work/rootfs" >/dev/null 2>&1 || true' EXIT
+echo "usr/include/linux present: $([ -e "$work/rootfs/usr/include/linux" ] && echo yes || echo no) (whited out by layer 2)"
+echo "usr/share/doc holds: $(ls "$work/rootfs/usr/share/doc") (made opaque by layer 2)"
+echo "files in the image: $(find "$work/rootfs" -type f | wc -l)"

@@ -90,3 +90,6 @@ int decant_openat_dot(int dirfd) {
 }
 
 const int DECANT_O_PATH = O_PATH;
+
+ssize_t decant_flistxattr(int fd, char *list, size_t size) { return flistxattr(fd, list, size); }
+ssize_t decant_fgetxattr(int fd, const char *name, void *value, size_t size) { return fgetxattr(fd, name, value, size); }

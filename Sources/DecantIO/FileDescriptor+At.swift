@@ -108,6 +108,25 @@ extension FileDescriptor {
         }
     }
 
+    /// This file's extended attributes, names and values: `flistxattr(2)` and `fgetxattr(2)`.
+    public func extendedAttributes(path: String) throws(SystemCallError) -> [(key: String, value: [UInt8])] {
+        let listSize = try check("flistxattr", path: path) { Int32(decant_flistxattr(rawValue, nil, 0)) }
+        guard listSize > 0 else { return [] }
+        var names = [CChar](repeating: 0, count: Int(listSize))
+        let filled = try check("flistxattr", path: path) { Int32(decant_flistxattr(rawValue, &names, names.count)) }
+        var result: [(key: String, value: [UInt8])] = []
+        for nameBytes in names[..<Int(filled)].split(separator: 0) {
+            let key = String(decoding: nameBytes.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            let size = try check("fgetxattr", path: path + " (" + key + ")") { Int32(decant_fgetxattr(rawValue, key, nil, 0)) }
+            var value = [UInt8](repeating: 0, count: Int(size))
+            let got = try check("fgetxattr", path: path + " (" + key + ")") {
+                Int32(value.withUnsafeMutableBytes { decant_fgetxattr(rawValue, key, $0.baseAddress, $0.count) })
+            }
+            result.append((key, Array(value.prefix(Int(got)))))
+        }
+        return result
+    }
+
     /// Changes this file's owner: `fchown(2)`.
     public func changeOwner(uid: uid_t, gid: gid_t, path: String) throws(SystemCallError) {
         _ = try check("fchown", path: path) { fchown(rawValue, uid, gid) }

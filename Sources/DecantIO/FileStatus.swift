@@ -12,12 +12,20 @@ public struct FileStatus: Sendable {
     public var allocatedBytes: Int64
     /// The number of hard links.
     public var linkCount: Int
+    public var uid: uid_t
+    public var gid: gid_t
+    public var accessTime: timespec
+    public var modificationTime: timespec
 
     init(_ stat: Glibc.stat) {
         self.mode = stat.st_mode
         self.inode = stat.st_ino
         self.allocatedBytes = Int64(stat.st_blocks) * 512
         self.linkCount = Int(stat.st_nlink)
+        self.uid = stat.st_uid
+        self.gid = stat.st_gid
+        self.accessTime = stat.st_atim
+        self.modificationTime = stat.st_mtim
     }
 
     public var isDirectory: Bool { mode & S_IFMT == S_IFDIR }

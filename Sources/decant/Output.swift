@@ -1,3 +1,4 @@
+import Decant
 import DecantArchive
 import Foundation
 
@@ -31,6 +32,16 @@ enum Output {
             usage        \(result.usage.bytes) bytes, \(result.usage.inodes) inodes
             time         \(String(format: "%.3f", seconds)) s, \(String(format: "%.1f", megabytes / max(seconds, 1e-9))) MB/s, \
             \(String(format: "%.0f", Double(entries.total) / max(seconds, 1e-9))) entries/s
+            """)
+    }
+}
+
+extension Output {
+    static func printSummary(_ result: PullResult) {
+        print("""
+            \(result.image): \(result.layersUnpacked) layers unpacked, \(result.layersReused) reused (\(result.snapshotter))
+            \(result.compressedBytes) bytes in, \(result.uncompressedBytes) bytes out, \(result.files) files, \
+            \(String(format: "%.2f", result.seconds)) s, \(String(format: "%.1f", result.megabytesPerSecond)) MB/s
             """)
     }
 }

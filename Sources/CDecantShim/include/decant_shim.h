@@ -55,3 +55,7 @@ int decant_openat_dot(int dirfd);
 
 /// O_PATH, which the Glibc module does not export.
 extern const int DECANT_O_PATH;
+
+/// flistxattr(2) / fgetxattr(2), for copying a lower directory's attributes.
+ssize_t decant_flistxattr(int fd, char *list, size_t size);
+ssize_t decant_fgetxattr(int fd, const char *name, void *value, size_t size);

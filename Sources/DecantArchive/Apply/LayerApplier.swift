@@ -16,7 +16,7 @@ public enum LayerApplier {
     /// Blocks the calling thread (which does the file writing) until the layer is complete. On
     /// error the directory holds a partial layer and must be discarded; nothing outside it was
     /// touched.
-    public static func apply(from source: any LayerByteSource, into directory: FilePath,
+    public static func apply(from source: any ByteSource, into directory: FilePath,
                              options: ApplyOptions, logger: Logger = Logger(label: "decant.apply")) throws(LayerError) -> LayerApplyResult {
         let layer = options.layerName
         let tree: ContainedTree
@@ -66,20 +66,23 @@ public enum LayerApplier {
 
     /// The same on a thread of its own, for callers in Swift concurrency: the cooperative pool is
     /// never blocked by file I/O.
-    public static func apply(from source: any LayerByteSource, into directory: FilePath,
+    public static func apply(from source: any ByteSource, into directory: FilePath,
                              options: ApplyOptions, logger: Logger = Logger(label: "decant.apply")) async throws(LayerError) -> LayerApplyResult {
-        let result: Result<LayerApplyResult, LayerError> = await withCheckedContinuation { continuation in
+        try await applying(from: source, into: directory, options: options, logger: logger).get()
+    }
+
+    /// ``apply(from:into:options:logger:)`` with the outcome as a value.
+    public static func applying(from source: any ByteSource, into directory: FilePath,
+                                options: ApplyOptions, logger: Logger = Logger(label: "decant.apply")) async -> Result<LayerApplyResult, LayerError> {
+        await withCheckedContinuation { continuation in
             let thread = Thread {
-                do throws(LayerError) {
-                    continuation.resume(returning: .success(try apply(from: source, into: directory, options: options, logger: logger)))
-                } catch {
-                    continuation.resume(returning: .failure(error))
-                }
+                continuation.resume(returning: Result { () throws(LayerError) in
+                    try apply(from: source, into: directory, options: options, logger: logger)
+                })
             }
             thread.name = "decant-apply"
             thread.start()
         }
-        return try result.get()
     }
 
     private static func makeSink(_ backend: FileIOBackend, logger: Logger) -> any RegularFileSink {

@@ -17,7 +17,7 @@ public struct StreamDigests: Sendable, Equatable, Codable {
 /// Reads a blob, hashes it, decompresses it and hashes the result, on its own thread, filling the
 /// buffers of a ``ChunkQueue`` for the applying thread.
 final class LayerDecoder: @unchecked Sendable {
-    private let source: any LayerByteSource
+    private let source: any ByteSource
     private let declared: MediaType?
     private let gzip: GzipImplementation
     private let layer: String
@@ -27,7 +27,7 @@ final class LayerDecoder: @unchecked Sendable {
     /// saw the queue closed: the queue's lock orders the two.
     private(set) var digests: StreamDigests?
 
-    init(source: any LayerByteSource, declared: MediaType?, gzip: GzipImplementation, layer: String,
+    init(source: any ByteSource, declared: MediaType?, gzip: GzipImplementation, layer: String,
          queue: ChunkQueue, readSize: Int) {
         self.source = source
         self.declared = declared

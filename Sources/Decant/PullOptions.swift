@@ -1,0 +1,44 @@
+import DecantArchive
+import DecantOCI
+
+/// How a pull runs.
+public struct PullOptions: Sendable {
+    /// `overlayfs` (layers extracted in parallel) or `native` (each layer onto a copy of its
+    /// parent, so one after the other).
+    public var snapshotter: String
+    /// The platform to pick from an index; the host's when `nil`.
+    public var platform: Platform?
+    /// How many layers are extracted at once.
+    public var unpackConcurrency: Int
+    /// Whether each committed snapshot's filesystem is flushed (`syncfs`) first, so a power loss
+    /// cannot leave committed snapshots with empty files (containerd issue 8895).
+    public var sync: SyncMode
+    public var gzip: GzipImplementation
+    public var io: FileIOBackend
+    /// Where events and progress go.
+    public var events: (any EventSink)?
+
+    public enum SyncMode: String, Sendable, CaseIterable {
+        case fs
+        case none
+    }
+
+    public init(snapshotter: String = "overlayfs", platform: Platform? = nil,
+                unpackConcurrency: Int = Self.defaultConcurrency, sync: SyncMode = .fs,
+                gzip: GzipImplementation = .isal, io: FileIOBackend = .syscalls, events: (any EventSink)? = nil) {
+        self.snapshotter = snapshotter
+        self.platform = platform
+        self.unpackConcurrency = max(1, unpackConcurrency)
+        self.sync = sync
+        self.gzip = gzip
+        self.io = io
+        self.events = events
+    }
+
+    /// The number of cores.
+    public static var defaultConcurrency: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

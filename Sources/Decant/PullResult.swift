@@ -1,0 +1,39 @@
+import DecantArchive
+import DecantOCI
+
+/// What a pull did, layer by layer (bottom first): what harnesses and build farms read.
+public struct PullResult: Sendable, Codable {
+    public struct Layer: Sendable, Codable {
+        public var index: Int
+        public var digest: Digest
+        public var mediaType: MediaType
+        public var size: Int64
+        public var diffID: Digest
+        public var chainID: Digest
+        /// The committed snapshot's name (the chainID).
+        public var snapshotKey: String
+        /// `unpacked` by this pull, or `reused` (already committed).
+        public var status: String
+        /// The overlay upper dir, or the native snapshot's tree.
+        public var directory: String
+        public var entries: Int?
+        public var files: Int?
+        public var uncompressedSize: Int64?
+        public var seconds: Double?
+    }
+
+    public var image: String
+    public var created: Bool
+    public var manifest: Digest
+    public var config: Digest
+    public var platform: String?
+    public var snapshotter: String
+    public var layers: [Layer]
+    public var layersUnpacked: Int
+    public var layersReused: Int
+    public var compressedBytes: Int64
+    public var uncompressedBytes: Int64
+    public var files: Int
+    public var seconds: Double
+    public var megabytesPerSecond: Double
+}

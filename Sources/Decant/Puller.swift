@@ -1,0 +1,182 @@
+import DecantArchive
+import DecantIO
+import DecantOCI
+import DecantRemote
+import DecantStore
+import Foundation
+import Logging
+import SystemPackage
+
+/// containerd's `ctr image pull`, made parallel: fetch the image into the content store, unpack
+/// every layer at once into its own snapshot, commit them in chain order, record the image.
+public final class Puller: Sendable {
+    public let store: Store
+    let logger: Logger
+
+    public init(store: Store, logger: Logger = Logger(label: "decant.pull")) {
+        self.store = store
+        self.logger = logger
+    }
+
+    /// Pulls `reference` (`oci:…`, `oci-archive:…`, `docker-archive:…`).
+    public func pull(_ reference: String, options: PullOptions = PullOptions()) async throws(PullError) -> PullResult {
+        do {
+            return try await run(reference, options: options)
+        } catch {
+            throw Self.describe(error, image: reference)
+        }
+    }
+
+    private func run(_ reference: String, options: PullOptions) async throws -> PullResult {
+        let start = ContinuousClock.now
+        let pull = PullContext(reference: reference, store: store, options: options)
+        let source = try ImageSources.open(reference)
+        let lease = try store.leases.create(labels: ["decant.pull": reference], expiration: 24 * 3600)
+        pull.lease = lease.id
+        defer { try? store.leases.delete(lease.id) }
+        do {
+            let image = try pull.fetchMetadata(from: source)
+            let snapshotter = try store.snapshotter(options.snapshotter)
+            options.events?.emit(Event(type: "unpack-start", image: reference,
+                                       detail: ["layers": String(image.manifest.layers.count), "snapshotter": snapshotter.name]))
+            let scheduler = UnpackScheduler(pull: pull, image: image, source: source, snapshotter: snapshotter)
+            let layers = snapshotter.name == "native" ? try await scheduler.unpackSequentially() : try await scheduler.unpackInParallel()
+            if let top = ChainID.chain(image.config.rootfs.diffIDs).last {
+                let label = "containerd.io/gc.ref.snapshot.\(snapshotter.name)"
+                try store.content.update(image.manifest.config.digest, labels: [label: top.description], fieldPaths: ["labels." + label])
+            }
+            let (record, created) = try store.images.createOrUpdate(ImageRecord(
+                name: reference, mediaType: image.root.mediaType.rawValue, digest: image.root.digest.description, size: image.root.size))
+            options.events?.emit(Event(type: created ? "image-create" : "image-update", image: record.name,
+                                       detail: ["target": record.digest]))
+            let seconds = (ContinuousClock.now - start).seconds
+            let unpacked = layers.filter { $0.status == "unpacked" }
+            let uncompressed = unpacked.compactMap(\.uncompressedSize).reduce(0, +)
+            options.events?.emit(Event(type: "unpack-finish", image: reference, detail: ["seconds": String(format: "%.3f", seconds)]))
+            return PullResult(
+                image: reference, created: created, manifest: image.manifestDescriptor.digest, config: image.manifest.config.digest,
+                platform: image.platform?.description, snapshotter: snapshotter.name, layers: layers,
+                layersUnpacked: unpacked.count, layersReused: layers.count - unpacked.count,
+                compressedBytes: unpacked.map(\.size).reduce(0, +), uncompressedBytes: uncompressed,
+                files: unpacked.compactMap(\.files).reduce(0, +), seconds: seconds,
+                megabytesPerSecond: Double(uncompressed) / 1_000_000 / max(seconds, 1e-9))
+        } catch {
+            pull.discardNewContent()
+            throw error
+        }
+    }
+
+    private static func describe(_ error: any Error, image: String) -> PullError {
+        switch error {
+        case let error as PullError: return error
+        case let error as RemoteError: return PullError(image: image, code: error.code.rawValue, message: error.message)
+        case let error as StoreError: return PullError(image: image, code: error.code.rawValue, message: error.description)
+        case let error as OCIError: return PullError(image: image, code: "unsupported", message: error.description)
+        default: return PullError(image: image, code: "io", message: "\(error)")
+        }
+    }
+}
+
+/// The resolved image: root descriptor (manifest or index), the platform's manifest, its config.
+struct ResolvedImage: Sendable {
+    var root: Descriptor
+    var manifestDescriptor: Descriptor
+    var manifest: ImageManifest
+    var config: ImageConfig
+    var platform: Platform?
+}
+
+/// One pull's state: its lease, the blobs it added (removed again if it fails).
+final class PullContext: @unchecked Sendable {
+    let reference: String
+    let store: Store
+    let options: PullOptions
+    var lease: String?
+    private let lock = NSLock()
+    private var added: [Digest] = []
+
+    init(reference: String, store: Store, options: PullOptions) {
+        self.reference = reference
+        self.store = store
+        self.options = options
+    }
+
+    func noteAdded(_ digest: Digest) {
+        lock.withLock { added.append(digest) }
+        if let lease { try? store.leases.addResource(LeaseResource(type: "content", id: digest.description), to: lease) }
+    }
+
+    /// After a failure: the blobs this pull added and no image references go again, so a failed
+    /// pull leaves the store as it found it.
+    func discardNewContent() {
+        let referenced = Set((try? store.images.list())?.map(\.digest) ?? [])
+        for digest in lock.withLock({ added }) where !referenced.contains(digest.description) {
+            try? store.content.delete(digest)
+        }
+    }
+
+    /// Stores a small blob (manifest, index, config) from `source`, verified, unless it is there.
+    func storeSmall(_ descriptor: Descriptor, from source: any ImageSource, labels: [String: String] = [:]) throws -> Data {
+        let data = try source.fetch(descriptor)
+        if !store.content.contains(descriptor.digest) {
+            let writer = try store.content.writer(ref: "pull-" + descriptor.digest.description, expected: descriptor.digest,
+                                                  total: descriptor.size)
+            try writer.write([UInt8](data))
+            try writer.commit(labels: labels)
+            noteAdded(descriptor.digest)
+        }
+        return data
+    }
+
+    func fetchMetadata(from source: any ImageSource) throws -> ResolvedImage {
+        let root = try source.resolve()
+        let rootData = try storeSmall(root, from: source)
+        var manifestDescriptor = root
+        var manifestData = rootData
+        var platform: Platform?
+        if case .index(let index) = try ManifestDocument.decode(rootData, mediaType: root.mediaType) {
+            let wanted = options.platform ?? Platform.host
+            guard let (position, chosen) = index.manifests.enumerated().first(where: { $0.element.platform.map(wanted.matches) ?? false }) else {
+                let offered = index.manifests.compactMap { $0.platform?.description }
+                throw PullError(image: reference, code: "not-found",
+                                message: "no image for platform \(wanted) in the index (it has: \(offered.joined(separator: ", ")))")
+            }
+            manifestDescriptor = chosen
+            platform = chosen.platform
+            manifestData = try storeSmall(chosen, from: source)
+            try store.content.update(root.digest, labels: ["containerd.io/gc.ref.content.m.\(position)": chosen.digest.description],
+                                     fieldPaths: ["labels.containerd.io/gc.ref.content.m.\(position)"])
+        }
+        guard case .manifest(let manifest) = try ManifestDocument.decode(manifestData, mediaType: manifestDescriptor.mediaType) else {
+            throw PullError(image: reference, code: "unsupported", message: "an index inside an index is not supported")
+        }
+        let configData = try storeSmall(manifest.config, from: source)
+        let config: ImageConfig
+        do {
+            config = try JSONDecoder().decode(ImageConfig.self, from: configData)
+        } catch {
+            throw PullError(image: reference, code: "unsupported", message: "config \(manifest.config.digest) is not an image config: \(error)")
+        }
+        guard config.rootfs.diffIDs.count == manifest.layers.count else {
+            throw PullError(image: reference, code: "invalid-argument",
+                            message: "the manifest lists \(manifest.layers.count) layers but the config \(config.rootfs.diffIDs.count) diff_ids")
+        }
+        for layer in manifest.layers where layer.mediaType.declaredLayerCompression == nil {
+            throw PullError(image: reference, layer: layer.digest.description, code: "unsupported",
+                            message: "unsupported layer media type \(layer.mediaType)")
+        }
+        var references = ["containerd.io/gc.ref.content.config": manifest.config.digest.description]
+        for (index, layer) in manifest.layers.enumerated() {
+            references["containerd.io/gc.ref.content.l.\(index)"] = layer.digest.description
+        }
+        try store.content.update(manifestDescriptor.digest, labels: references, fieldPaths: references.keys.map { "labels." + $0 })
+        return ResolvedImage(root: root, manifestDescriptor: manifestDescriptor, manifest: manifest, config: config, platform: platform)
+    }
+}
+
+extension Duration {
+    var seconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}

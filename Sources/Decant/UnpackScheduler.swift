@@ -1,0 +1,296 @@
+import DecantArchive
+import DecantIO
+import DecantOCI
+import DecantRemote
+import DecantStore
+import Foundation
+import Synchronization
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Unpacks one image's layers into snapshots.
+///
+/// Overlay: every layer not yet committed is extracted at the same time (up to the concurrency
+/// limit, biggest first) into its own parentless active snapshot, straight from its blob; then
+/// the layers are committed strictly in chain order, each once its parent is committed, after its
+/// diff_id was checked and its implicit directories were given their parents' attributes. Native:
+/// one layer after the other, each onto a copy of its parent.
+struct UnpackScheduler: Sendable {
+    let pull: PullContext
+    let image: ResolvedImage
+    let source: any ImageSource
+    let snapshotter: any Snapshotter
+
+    private var store: Store { pull.store }
+    private var options: PullOptions { pull.options }
+    private var reference: String { pull.reference }
+
+    /// What extracting one layer produced.
+    enum Extraction: Sendable {
+        case extracted(key: String, result: LayerApplyResult, seconds: Double)
+        /// Someone committed the chainID meanwhile.
+        case reused
+    }
+
+    func unpackInParallel() async throws -> [PullResult.Layer] {
+        let layers = image.manifest.layers
+        let diffIDs = image.config.rootfs.diffIDs
+        let chain = ChainID.chain(diffIDs)
+        let active = KeySet()
+        let limiter = AsyncLimiter(limit: options.unpackConcurrency)
+
+        // Claims are settled whatever happens, so other pulls waiting on them go on.
+        let claimed = KeySet()
+        var tasks: [Int: Task<Extraction, any Error>] = [:]
+        let needed = layers.indices.filter { !isCommitted(chain[$0]) }
+        // Biggest first: the largest layer is the critical path.
+        for index in needed.sorted(by: { layers[$0].size > layers[$1].size }) {
+            tasks[index] = Task {
+                let claimKey = store.layout.root + " " + chain[index].description
+                if await claim(claimKey) { return .reused }
+                claimed.insert(claimKey)
+                await limiter.acquire()
+                let outcome: Result<Extraction, any Error>
+                do {
+                    try Task.checkCancellation()
+                    outcome = .success(try await extract(
+                        index: index, layer: layers[index], diffID: diffIDs[index], chainID: chain[index],
+                        whiteouts: index == 0 ? WhiteoutMode.naive : WhiteoutMode.overlay, parent: nil, active: active))
+                } catch {
+                    outcome = .failure(error)
+                }
+                await limiter.release()
+                return try outcome.get()
+            }
+        }
+
+        var results: [PullResult.Layer] = []
+        do {
+            for index in layers.indices {
+                guard let task = tasks[index] else {
+                    results.append(try summary(index, status: "reused", extraction: nil))
+                    options.events?.emit(Event(type: "layer-reused", image: reference, layer: layers[index].digest.description,
+                                               snapshot: chain[index].description))
+                    continue
+                }
+                let extraction = try await task.value
+                guard case .extracted(let key, let result, let seconds) = extraction else {
+                    results.append(try summary(index, status: "reused", extraction: nil))
+                    continue
+                }
+                let committed = try commit(key: key, index: index, chain: chain, result: result)
+                active.remove(key)
+                await UnpackCoordinator.shared.finish(store.layout.root + " " + chain[index].description, committed: true)
+                claimed.remove(store.layout.root + " " + chain[index].description)
+                results.append(try summary(index, status: committed ? "unpacked" : "reused", extraction: committed ? (result, seconds) : nil))
+            }
+        } catch {
+            // Let every extraction stop (none writes any more), then remove what this pull prepared.
+            for task in tasks.values { task.cancel() }
+            for task in tasks.values { _ = try? await task.value }
+            removeActive(active)
+            for key in claimed.all { await UnpackCoordinator.shared.finish(key, committed: false) }
+            throw error
+        }
+        return results
+    }
+
+    func unpackSequentially() async throws -> [PullResult.Layer] {
+        let layers = image.manifest.layers
+        let diffIDs = image.config.rootfs.diffIDs
+        let chain = ChainID.chain(diffIDs)
+        let active = KeySet()
+        var results: [PullResult.Layer] = []
+        do {
+            for index in layers.indices {
+                if isCommitted(chain[index]) {
+                    results.append(try summary(index, status: "reused", extraction: nil))
+                    continue
+                }
+                let parent = index > 0 ? chain[index - 1].description : nil
+                let extraction = try await extract(index: index, layer: layers[index], diffID: diffIDs[index], chainID: chain[index],
+                                                   whiteouts: WhiteoutMode.naive, parent: parent, active: active)
+                guard case .extracted(let key, let result, let seconds) = extraction else {
+                    results.append(try summary(index, status: "reused", extraction: nil))
+                    continue
+                }
+                let committed = try commit(key: key, index: index, chain: chain, result: result)
+                active.remove(key)
+                results.append(try summary(index, status: committed ? "unpacked" : "reused", extraction: committed ? (result, seconds) : nil))
+            }
+        } catch {
+            removeActive(active)
+            throw error
+        }
+        return results
+    }
+
+    // MARK: Steps
+
+    /// Waits while another pull in this process unpacks `key`; `true` when it committed it (reuse
+    /// it), `false` when this pull is to unpack it.
+    private func claim(_ key: String) async -> Bool {
+        while true {
+            switch await UnpackCoordinator.shared.claim(key) {
+            case .owner: return false
+            case .waited(true): return true
+            case .waited(false): continue
+            }
+        }
+    }
+
+    private func isCommitted(_ chainID: Digest) -> Bool {
+        (try? snapshotter.stat(chainID.description))?.kind == .committed
+    }
+
+    /// Prepares a snapshot and applies the layer into it, storing the blob as it streams past.
+    private func extract(index: Int, layer: Descriptor, diffID: Digest, chainID: Digest, whiteouts: WhiteoutMode,
+                         parent: String?, active: KeySet) async throws -> Extraction {
+        let key = "extract-\(UUID().uuidString.lowercased().prefix(12)) \(chainID)"
+        guard try prepare(key, parent: parent, chainID: chainID) else { return .reused }
+        active.insert(key)
+        if let lease = pull.lease {
+            try? store.leases.addResource(LeaseResource(type: "snapshots/\(snapshotter.name)", id: key), to: lease)
+        }
+        options.events?.emit(Event(type: "snapshot-prepare", image: reference, layer: layer.digest.description, snapshot: key))
+        let directory = try snapshotter.directory(key)
+        let blob = try source.open(layer)
+        var writer: IngestWriter?
+        if !store.content.contains(layer.digest) {
+            let ref = "layer-" + layer.digest.description
+            // Another process writing the same blob holds its ingest: extract without storing.
+            if let first = try? store.content.writer(ref: ref, expected: layer.digest, total: layer.size) {
+                // The blob streams from its start, so a partial earlier ingest is no use here.
+                if first.offset > 0 {
+                    first.discard()
+                    writer = try? store.content.writer(ref: ref, expected: layer.digest, total: layer.size)
+                } else {
+                    writer = first
+                }
+            }
+        }
+        let tee = writer.map { TeeByteSource(source: blob, writer: $0) }
+        let started = ContinuousClock.now
+        let applied = await LayerApplier.applying(
+            from: tee ?? blob, into: FilePath(directory),
+            options: ApplyOptions(layerName: layer.digest.description, mediaType: layer.mediaType, whiteouts: whiteouts,
+                                  gzip: options.gzip, io: options.io))
+        guard case .success(let result) = applied else {
+            writer?.discard()
+            if case .failure(let error) = applied {
+                throw PullError(image: reference, layer: layer.digest.description, code: error.code.rawValue, message: error.description)
+            }
+            preconditionFailure("a result is a success or a failure")
+        }
+        let seconds = (ContinuousClock.now - started).seconds
+        let digests = result.digests
+        guard digests.compressedDigest == layer.digest, digests.compressedSize == layer.size else {
+            writer?.discard()
+            throw PullError(image: reference, layer: layer.digest.description, code: "digest-mismatch",
+                            message: "the blob's bytes have digest \(digests.compressedDigest) and size \(digests.compressedSize), its descriptor says \(layer.digest) and \(layer.size) (digest mismatch)")
+        }
+        guard digests.diffID == diffID else {
+            writer?.discard()
+            throw PullError(image: reference, layer: layer.digest.description, code: "digest-mismatch",
+                            message: "the layer uncompresses to \(digests.diffID) but the config's diff_id is \(diffID) (diff_id mismatch)")
+        }
+        let uncompressed = ["containerd.io/uncompressed": diffID.description]
+        if let writer, let tee {
+            if let failure = tee.failure { throw failure }
+            try writer.commit(labels: uncompressed)
+            pull.noteAdded(layer.digest)
+        } else if store.content.contains(layer.digest) {
+            try store.content.update(layer.digest, labels: uncompressed, fieldPaths: ["labels.containerd.io/uncompressed"])
+        }
+        options.events?.emit(Event(type: "layer-extracted", image: reference, layer: layer.digest.description, snapshot: key,
+                                   detail: ["entries": String(result.entries.total), "seconds": String(format: "%.3f", seconds)]))
+        return .extracted(key: key, result: result, seconds: seconds)
+    }
+
+    /// Prepares the extraction snapshot; `false` when the chainID is committed already.
+    private func prepare(_ key: String, parent: String?, chainID: Digest) throws -> Bool {
+        do {
+            _ = try snapshotter.prepare(key, parent: parent, labels: [snapshotReferenceLabel: chainID.description])
+            return true
+        } catch let error as StoreError where error.code == .alreadyExists {
+            return false
+        }
+    }
+
+    /// Commits layer `index` on top of its committed parent; `false` when another pull committed
+    /// the same chainID first (this one's copy is then dropped).
+    private func commit(key: String, index: Int, chain: [Digest], result: LayerApplyResult) throws -> Bool {
+        let layer = image.manifest.layers[index].digest.description
+        let directory = try snapshotter.directory(key)
+        let parent = index > 0 ? chain[index - 1].description : nil
+        if snapshotter.name != "native", let parent, !result.implicitDirectories.isEmpty {
+            try fixParents(result.implicitDirectories, in: directory, parent: parent, layer: layer)
+        }
+        if options.sync == .fs { try flush(directory, layer: layer) }
+        if isCommitted(chain[index]) {
+            try snapshotter.remove(key)
+            return false
+        }
+        try snapshotter.commit(name: chain[index].description, key: key, parent: parent, labels: [:],
+                               usage: SnapshotUsage(size: result.usage.bytes + 4096, inodes: result.usage.inodes + 1))
+        options.events?.emit(Event(type: "snapshot-commit", image: reference, layer: layer,
+                                   snapshot: chain[index].description, detail: ["key": key]))
+        return true
+    }
+
+    /// containerd's `WithParents`, now that the lower layers are committed.
+    private func fixParents(_ directories: [String], in directory: String, parent: String, layer: String) throws {
+        var lowers: [FilePath] = []
+        var next: String? = parent
+        while let name = next {
+            lowers.append(FilePath(try snapshotter.directory(name)))
+            next = try snapshotter.stat(name).parent
+        }
+        do {
+            try ParentFixups.apply(directories, in: FilePath(directory), lowers: lowers)
+        } catch let error as SystemCallError {
+            throw PullError(image: reference, layer: layer, code: "io",
+                            message: "cannot give implicit directories their parents' attributes: \(error)")
+        }
+    }
+
+    /// `syncfs` once per layer, so that a committed snapshot survives a power loss whole.
+    private func flush(_ directory: String, layer: String) throws {
+        do {
+            let handle = OwnedDescriptor(taking: try FileDescriptor.openDirectory(FilePath(directory)))
+            try handle.descriptor.syncFilesystem(path: directory)
+        } catch let error as SystemCallError {
+            throw PullError(image: reference, layer: layer, code: "io", message: "cannot flush \(directory): \(error)")
+        }
+    }
+
+    private func removeActive(_ active: KeySet) {
+        for key in active.all {
+            try? snapshotter.remove(key)
+            options.events?.emit(Event(type: "snapshot-remove", image: reference, snapshot: key))
+        }
+    }
+
+    private func summary(_ index: Int, status: String, extraction: (LayerApplyResult, Double)?) throws -> PullResult.Layer {
+        let layer = image.manifest.layers[index]
+        let chainID = ChainID.chain(image.config.rootfs.diffIDs)[index]
+        return PullResult.Layer(
+            index: index, digest: layer.digest, mediaType: layer.mediaType, size: layer.size,
+            diffID: image.config.rootfs.diffIDs[index], chainID: chainID, snapshotKey: chainID.description, status: status,
+            directory: try snapshotter.directory(chainID.description), entries: extraction?.0.entries.total,
+            files: extraction?.0.entries.regularFiles, uncompressedSize: extraction?.0.digests.uncompressedSize,
+            seconds: extraction?.1)
+    }
+}
+
+/// A set of keys shared between the tasks of one unpack.
+final class KeySet: Sendable {
+    private let keys = Mutex<Set<String>>([])
+
+    func insert(_ key: String) { keys.withLock { _ = $0.insert(key) } }
+    func remove(_ key: String) { keys.withLock { _ = $0.remove(key) } }
+    var all: Set<String> { keys.withLock { $0 } }
+}

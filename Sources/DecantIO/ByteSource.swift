@@ -1,0 +1,66 @@
+import Synchronization
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where a blob's bytes come from, read front to back by one thread at a time.
+public protocol ByteSource: Sendable {
+    /// Reads up to `buffer.count` bytes; 0 means the end of the blob.
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws(SystemCallError) -> Int
+}
+
+/// A blob in a file.
+public final class FileByteSource: ByteSource {
+    private let file: OwnedDescriptor
+    private let path: String
+
+    /// Opens `path` for reading.
+    public init(path: FilePath) throws(SystemCallError) {
+        let fd = try FileDescriptor(rawValue: AT_FDCWD).openEntry(path.string, flags: O_RDONLY)
+        self.file = OwnedDescriptor(taking: fd)
+        self.path = path.string
+        _ = posix_fadvise(fd.rawValue, 0, 0, POSIX_FADV_SEQUENTIAL)
+    }
+
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws(SystemCallError) -> Int {
+        while true {
+            let count = Glibc.read(file.rawValue, buffer.baseAddress, buffer.count)
+            if count >= 0 { return count }
+            let errno = Errno(rawValue: Glibc.errno)
+            if errno != .interrupted { throw SystemCallError("read", path: path, errno: errno) }
+        }
+    }
+}
+
+/// A byte range of a file, e.g. one member of an uncompressed tar: `pread(2)` from a shared
+/// descriptor, so many ranges of one archive can be read at once.
+public final class FileRangeByteSource: ByteSource {
+    private let file: OwnedDescriptor
+    private let path: String
+    private let end: Int64
+    private let position: Mutex<Int64>
+
+    public init(file: OwnedDescriptor, path: String, offset: Int64, length: Int64) {
+        self.file = file
+        self.path = path
+        self.end = offset + length
+        self.position = Mutex(offset)
+    }
+
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws(SystemCallError) -> Int {
+        let start = position.withLock { $0 }
+        let wanted = Int(min(Int64(buffer.count), end - start))
+        guard wanted > 0 else { return 0 }
+        while true {
+            let count = pread(file.rawValue, buffer.baseAddress, wanted, off_t(start))
+            if count >= 0 {
+                position.withLock { $0 += Int64(count) }
+                return count
+            }
+            let errno = Errno(rawValue: Glibc.errno)
+            if errno != .interrupted { throw SystemCallError("pread", path: path, errno: errno) }
+        }
+    }
+}
