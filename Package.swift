@@ -90,6 +90,7 @@ let package = Package(
         .testTarget(name: "DecantOCITests", dependencies: ["DecantOCI"]),
         // Helpers the test targets share: running programs, scratch directories.
         .target(name: "DecantTestSupport", path: "Tests/DecantTestSupport"),
+        .testTarget(name: "DecantTests", dependencies: ["Decant", "DecantStore", "DecantOCI", "DecantTestSupport"]),
         .testTarget(name: "DecantStoreTests", dependencies: ["DecantStore", "DecantOCI", "DecantIO", "DecantTestSupport"]),
         .testTarget(name: "DecantIOTests", dependencies: ["DecantIO", .product(name: "SystemPackage", package: "swift-system")]),
         .testTarget(

@@ -68,6 +68,7 @@ struct UnpackScheduler: Sendable {
         }
 
         var results: [PullResult.Layer] = []
+        var committedHere: [String] = []
         do {
             for index in layers.indices {
                 guard let task = tasks[index] else {
@@ -83,6 +84,7 @@ struct UnpackScheduler: Sendable {
                 }
                 let committed = try commit(key: key, index: index, chain: chain, result: result)
                 active.remove(key)
+                if committed { committedHere.append(chain[index].description) }
                 await UnpackCoordinator.shared.finish(store.layout.root + " " + chain[index].description, committed: true)
                 claimed.remove(store.layout.root + " " + chain[index].description)
                 results.append(try summary(index, status: committed ? "unpacked" : "reused", extraction: committed ? (result, seconds) : nil))
@@ -92,6 +94,7 @@ struct UnpackScheduler: Sendable {
             for task in tasks.values { task.cancel() }
             for task in tasks.values { _ = try? await task.value }
             removeActive(active)
+            removeCommitted(committedHere)
             for key in claimed.all { await UnpackCoordinator.shared.finish(key, committed: false) }
             throw error
         }
@@ -104,6 +107,7 @@ struct UnpackScheduler: Sendable {
         let chain = ChainID.chain(diffIDs)
         let active = KeySet()
         var results: [PullResult.Layer] = []
+        var committedHere: [String] = []
         do {
             for index in layers.indices {
                 if isCommitted(chain[index]) {
@@ -119,10 +123,12 @@ struct UnpackScheduler: Sendable {
                 }
                 let committed = try commit(key: key, index: index, chain: chain, result: result)
                 active.remove(key)
+                if committed { committedHere.append(chain[index].description) }
                 results.append(try summary(index, status: committed ? "unpacked" : "reused", extraction: committed ? (result, seconds) : nil))
             }
         } catch {
             removeActive(active)
+            removeCommitted(committedHere)
             throw error
         }
         return results
@@ -271,6 +277,16 @@ struct UnpackScheduler: Sendable {
         for key in active.all {
             try? snapshotter.remove(key)
             options.events?.emit(Event(type: "snapshot-remove", image: reference, snapshot: key))
+        }
+    }
+
+    /// A failed pull leaves no snapshot behind: the ones it committed go too, top first (one that
+    /// another pull has meanwhile built on keeps, as removing it is refused).
+    private func removeCommitted(_ names: [String]) {
+        for name in names.reversed() {
+            if (try? snapshotter.remove(name)) != nil {
+                options.events?.emit(Event(type: "snapshot-remove", image: reference, snapshot: name))
+            }
         }
     }
 

@@ -1,5 +1,6 @@
 import CArchive
 @testable import DecantArchive
+import DecantIO
 import DecantTestSupport
 import Foundation
 import Testing

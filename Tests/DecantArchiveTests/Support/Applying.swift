@@ -1,4 +1,5 @@
 import DecantArchive
+import DecantIO
 import DecantOCI
 import Foundation
 import SystemPackage

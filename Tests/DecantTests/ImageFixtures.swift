@@ -1,0 +1,83 @@
+import DecantTestSupport
+import Foundation
+
+/// The generated images (`Tests/ImageFixtures/make-images.py`) and what containerd 1.6 made of
+/// them (`Tests/ImageFixtures/containerd-images.sh`), built once per test process.
+struct ImageFixtures: Sendable {
+    struct Image: Decodable, Sendable {
+        struct Layer: Decodable, Sendable {
+            var digest: String
+            var diffID: String
+            var unstableMtime: [String]?
+        }
+
+        enum Expectation: Decodable, Sendable {
+            case ok
+            case error(String)
+
+            init(from decoder: any Decoder) throws {
+                let container = try decoder.singleValueContainer()
+                if let text = try? container.decode(String.self), text == "ok" {
+                    self = .ok
+                    return
+                }
+                struct ErrorExpectation: Decodable { var error: String }
+                self = .error(try container.decode(ErrorExpectation.self).error)
+            }
+        }
+
+        var name: String
+        var layout: String
+        var ociArchive: String
+        var dockerArchive: String?
+        var dockerRepoTag: String?
+        var layers: [Layer]
+        var chainIDs: [String]
+        var expect: Expectation
+
+        var isOK: Bool {
+            if case .ok = expect { return true }
+            return false
+        }
+    }
+
+    private struct Manifest: Decodable { var images: [Image] }
+
+    let directory: URL
+    let images: [Image]
+
+    func image(_ name: String) -> Image { images.first { $0.name == name }! }
+    func path(_ relative: String) -> String { directory.appendingPathComponent(relative).path }
+
+    /// containerd's dump of a tree of an image: `layer-<i>`, `merged`, `native-merged`.
+    func reference(_ image: String, _ tree: String) -> URL {
+        directory.appendingPathComponent("ref/\(image)/\(tree).json")
+    }
+
+    /// Paths whose mtime is the time of extraction in containerd's tree.
+    func unstableMTimes(_ image: String, _ tree: String) -> [String] {
+        guard let data = try? Data(contentsOf: directory.appendingPathComponent("ref/\(image)/unstable-mtime.json")),
+              let table = try? JSONDecoder().decode([String: [String]].self, from: data)
+        else { return [] }
+        return table[tree] ?? []
+    }
+
+    static let shared: Result<ImageFixtures, Shell.Failure> = {
+        do {
+            let scripts = Repository.root.appendingPathComponent("Tests/ImageFixtures")
+            let directory = URL(fileURLWithPath: "/var/tmp/decant-tests/images-\(getpid())", isDirectory: true)
+            try? FileManager.default.removeItem(at: directory)
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            try Shell.check(["python3", scripts.appendingPathComponent("make-images.py").path, directory.path])
+            try Shell.check(["bash", scripts.appendingPathComponent("containerd-images.sh").path, directory.path])
+            let data = try Data(contentsOf: directory.appendingPathComponent("images.json"))
+            return .success(ImageFixtures(directory: directory, images: try JSONDecoder().decode(Manifest.self, from: data).images))
+        } catch let error as Shell.Failure {
+            return .failure(error)
+        } catch {
+            return .failure(Shell.Failure(message: "\(error)"))
+        }
+    }()
+
+    static func get() throws -> ImageFixtures { try shared.get() }
+}
