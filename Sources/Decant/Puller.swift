@@ -19,17 +19,26 @@ public final class Puller: Sendable {
     }
 
     /// Pulls `reference` (`oci:…`, `oci-archive:…`, `docker-archive:…`).
+    ///
+    /// Cancelling the calling task stops the layers being applied at their next entry and removes
+    /// what the pull prepared, as any other failure does.
     public func pull(_ reference: String, options: PullOptions = PullOptions()) async throws(PullError) -> PullResult {
+        let pull = PullContext(reference: reference, store: store, options: options)
         do {
-            return try await run(reference, options: options)
+            return try await withTaskCancellationHandler {
+                try await run(pull)
+            } onCancel: {
+                pull.cancellation.cancel()
+            }
         } catch {
             throw Self.describe(error, image: reference)
         }
     }
 
-    private func run(_ reference: String, options: PullOptions) async throws -> PullResult {
+    private func run(_ pull: PullContext) async throws -> PullResult {
         let start = ContinuousClock.now
-        let pull = PullContext(reference: reference, store: store, options: options)
+        let reference = pull.reference
+        let options = pull.options
         let source = try ImageSources.open(reference)
         let lease = try store.leases.create(labels: ["decant.pull": reference], expiration: 24 * 3600)
         pull.lease = lease.id
@@ -92,6 +101,8 @@ final class PullContext: @unchecked Sendable {
     let store: Store
     let options: PullOptions
     var lease: String?
+    /// Stops every layer being applied at its next entry: the pull failed, or was cancelled.
+    let cancellation = CancellationFlag()
     private let lock = NSLock()
     private var added: [Digest] = []
 

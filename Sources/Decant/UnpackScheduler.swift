@@ -91,6 +91,7 @@ struct UnpackScheduler: Sendable {
             }
         } catch {
             // Let every extraction stop (none writes any more), then remove what this pull prepared.
+            pull.cancellation.cancel()
             for task in tasks.values { task.cancel() }
             for task in tasks.values { _ = try? await task.value }
             removeActive(active)
@@ -183,11 +184,11 @@ struct UnpackScheduler: Sendable {
         let applied = await LayerApplier.applying(
             from: tee ?? blob, into: FilePath(directory),
             options: ApplyOptions(layerName: layer.digest.description, mediaType: layer.mediaType, whiteouts: whiteouts,
-                                  gzip: options.gzip, io: options.io))
+                                  gzip: options.gzip, io: options.io, cancellation: pull.cancellation))
         guard case .success(let result) = applied else {
             writer?.discard()
             if case .failure(let error) = applied {
-                throw PullError(image: reference, layer: layer.digest.description, code: error.code.rawValue, message: error.description)
+                throw PullError(image: reference, layer: layer.digest.description, code: error.code.rawValue, message: error.detail)
             }
             preconditionFailure("a result is a success or a failure")
         }

@@ -27,6 +27,8 @@ public struct LayerError: Error, Sendable, CustomStringConvertible {
         case invalidName = "invalid-name"
         /// A system call on the target directory failed.
         case filesystem
+        /// The caller cancelled the application (``CancellationFlag``).
+        case cancelled
     }
 
     public var code: Code
@@ -48,9 +50,13 @@ public struct LayerError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        var text = "layer \(layer)"
-        if let entry { text += ": entry \(entry)" }
-        text += ": \(message)"
+        "layer \(layer): " + detail
+    }
+
+    /// The description without the layer, for callers that name the layer themselves.
+    public var detail: String {
+        var text = entry.map { "entry \($0): " } ?? ""
+        text += message
         if let cause { text += ": \(cause)" }
         return text
     }

@@ -5,6 +5,10 @@ import DecantOCI
 import DecantStore
 import Foundation
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// `decant pull`: fetch an image into the store and unpack it into snapshots.
 struct PullCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -41,12 +45,25 @@ struct PullCommand: AsyncParsableCommand {
         if self.store.json { sinks.append(JSONLinesEventSink(handle: .standardOutput)) } else { sinks.append(ProgressPrinter()) }
         let options = PullOptions(snapshotter: snapshotter, platform: platform, unpackConcurrency: unpackConcurrency,
                                   sync: syncMode, gzip: gzip, io: io, events: EventFanOut(sinks))
-        let outcome: Result<PullResult, PullError>
-        do {
-            outcome = .success(try await Puller(store: store).pull(reference, options: options))
-        } catch {
-            outcome = .failure(error)
+        let puller = Puller(store: store)
+        let reference = reference
+        let task = Task { () async -> Result<PullResult, PullError> in
+            do throws(PullError) {
+                return .success(try await puller.pull(reference, options: options))
+            } catch {
+                return .failure(error)
+            }
         }
+        // Ctrl-C (or SIGTERM) cancels the pull, which removes what it prepared before exiting.
+        let interrupts = [SIGINT, SIGTERM].map { signalNumber in
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber)
+            source.setEventHandler { task.cancel() }
+            source.resume()
+            return source
+        }
+        let outcome = await task.value
+        interrupts.forEach { $0.cancel() }
         switch outcome {
         case .success(let result):
             if self.store.json { try Output.printJSON(result) } else { Output.printSummary(result) }

@@ -9,7 +9,7 @@ import Testing
 @Suite(.serialized) struct PullTests {
     /// A store in a scratch directory; keep the `Scratch` alive as long as the store is used (its
     /// deinit removes the directory).
-    private func freshStore(_ label: String) throws -> (Scratch, Store) {
+    func freshStore(_ label: String) throws -> (Scratch, Store) {
         let scratch = try Scratch(label)
         return (scratch, try Store(layout: StoreLayout(root: scratch.url.appendingPathComponent("root").path)))
     }
@@ -159,6 +159,22 @@ import Testing
                 #expect(after == before, "\(image.name) changed the store: added \(Set(after).subtracting(before)), removed \(Set(before).subtracting(after))")
             }
         }
+    }
+}
+
+extension PullTests {
+    /// Cancelling a pull (what Ctrl-C does) stops it and removes everything it prepared.
+    @Test func aCancelledPullLeavesNothingBehind() async throws {
+        let fixtures = try ImageFixtures.get()
+        let (scratch, store) = try freshStore("cancel")
+        defer { withExtendedLifetime(scratch) {} }
+        let task = Task { try await Puller(store: store).pull("oci:" + fixtures.path("multi") + ":latest") }
+        task.cancel()
+        await #expect(throws: PullError.self) { _ = try await task.value }
+        #expect(try store.overlay.walk(filters: []).isEmpty)
+        #expect(try store.images.list().isEmpty)
+        #expect(try store.content.list().isEmpty)
+        #expect(try store.content.ingests().isEmpty)
     }
 }
 

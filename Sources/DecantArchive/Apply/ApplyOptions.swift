@@ -33,10 +33,12 @@ public struct ApplyOptions: Sendable {
     /// How many such buffers circulate: memory per layer is `bufferSize × bufferCount`, plus one
     /// read buffer of `bufferSize`.
     public var bufferCount: Int
+    /// Checked before each entry: when set, the application stops with a `cancelled` error.
+    public var cancellation: CancellationFlag?
 
     public init(layerName: String, mediaType: MediaType? = nil, whiteouts: WhiteoutMode = .overlay,
                 gzip: GzipImplementation = .isal, io: FileIOBackend = .syscalls,
-                bufferSize: Int = 1 << 20, bufferCount: Int = 4) {
+                bufferSize: Int = 1 << 20, bufferCount: Int = 4, cancellation: CancellationFlag? = nil) {
         self.layerName = layerName
         self.mediaType = mediaType
         self.whiteouts = whiteouts
@@ -44,5 +46,6 @@ public struct ApplyOptions: Sendable {
         self.io = io
         self.bufferSize = bufferSize
         self.bufferCount = bufferCount
+        self.cancellation = cancellation
     }
 }

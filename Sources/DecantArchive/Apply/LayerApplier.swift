@@ -43,6 +43,9 @@ public enum LayerApplier {
             let reader = TarReader(queue: queue)
             reader.beforeRecycle = { try sink.drain() }
             while let entry = try reader.next() {
+                if options.cancellation?.isCancelled == true {
+                    throw LayerError(.cancelled, layer: layer, entry: entry.name, message: "cancelled")
+                }
                 current = entry.name
                 try writer.apply(entry, from: reader)
             }
