@@ -11,21 +11,6 @@ struct ImageFixtures: Sendable {
             var unstableMtime: [String]?
         }
 
-        enum Expectation: Decodable, Sendable {
-            case ok
-            case error(String)
-
-            init(from decoder: any Decoder) throws {
-                let container = try decoder.singleValueContainer()
-                if let text = try? container.decode(String.self), text == "ok" {
-                    self = .ok
-                    return
-                }
-                struct ErrorExpectation: Decodable { var error: String }
-                self = .error(try container.decode(ErrorExpectation.self).error)
-            }
-        }
-
         var name: String
         var layout: String
         var ociArchive: String
@@ -33,12 +18,9 @@ struct ImageFixtures: Sendable {
         var dockerRepoTag: String?
         var layers: [Layer]
         var chainIDs: [String]
-        var expect: Expectation
+        var expect: FixtureExpectation
 
-        var isOK: Bool {
-            if case .ok = expect { return true }
-            return false
-        }
+        var isOK: Bool { expect.isOK }
     }
 
     private struct Manifest: Decodable { var images: [Image] }

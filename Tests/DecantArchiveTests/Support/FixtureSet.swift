@@ -6,37 +6,19 @@ import Foundation
 /// them (`Tests/Fixtures/containerd-reference.sh`), built once per test process.
 struct FixtureSet: Sendable {
     struct Case: Decodable, Sendable {
-        enum Expectation: Decodable, Sendable {
-            case ok
-            case error(String)
-
-            init(from decoder: any Decoder) throws {
-                let container = try decoder.singleValueContainer()
-                if let text = try? container.decode(String.self), text == "ok" {
-                    self = .ok
-                    return
-                }
-                struct ErrorExpectation: Decodable { var error: String }
-                self = .error(try container.decode(ErrorExpectation.self).error)
-            }
-        }
-
         var name: String
         var blob: String
         var mediaType: String
         var base: String?
         var baseMediaType: String?
-        var expect: Expectation
+        var expect: FixtureExpectation
         var description: String
         /// Directories the layer creates without a header of their own (their mtime is the time
         /// of extraction, in containerd's tree as in Decant's).
         var ignoreMtime: [String]?
 
 
-        var isOK: Bool {
-            if case .ok = expect { return true }
-            return false
-        }
+        var isOK: Bool { expect.isOK }
     }
 
     private struct Manifest: Decodable { var cases: [Case] }
