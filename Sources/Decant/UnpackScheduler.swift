@@ -24,6 +24,8 @@ struct UnpackScheduler: Sendable {
     let source: any ImageSource
     let snapshotter: any Snapshotter
 
+    let progress = ProgressBoard()
+
     private var store: Store { pull.store }
     private var options: PullOptions { pull.options }
     private var reference: String { pull.reference }
@@ -66,6 +68,15 @@ struct UnpackScheduler: Sendable {
                 return try outcome.get()
             }
         }
+
+        // Progress every quarter second while layers are being read.
+        let ticker = Task { [progress, options, reference] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(250))
+                for event in progress.events(image: reference) { options.events?.emit(event) }
+            }
+        }
+        defer { ticker.cancel() }
 
         var results: [PullResult.Layer] = []
         var committedHere: [String] = []
@@ -164,7 +175,8 @@ struct UnpackScheduler: Sendable {
         }
         options.events?.emit(Event(type: "snapshot-prepare", image: reference, layer: layer.digest.description, snapshot: key))
         let directory = try snapshotter.directory(key)
-        let blob = try source.open(layer)
+        let blob = progress.track(try source.open(layer), index: index, digest: layer.digest.description, total: layer.size)
+        defer { progress.finish(index) }
         var writer: IngestWriter?
         if !store.content.contains(layer.digest) {
             let ref = "layer-" + layer.digest.description

@@ -74,22 +74,3 @@ struct PullCommand: AsyncParsableCommand {
         }
     }
 }
-
-/// Plain progress lines for people: one per layer as it is extracted or reused.
-struct ProgressPrinter: EventSink {
-    func emit(_ event: Event) {
-        let layer = event.layer.map { String($0.prefix(19)) } ?? ""
-        switch event.type {
-        case "unpack-start":
-            print("unpacking \(event.image ?? "") (\(event.detail?["layers"] ?? "?") layers, \(event.detail?["snapshotter"] ?? ""))")
-        case "layer-extracted":
-            print("  extracted \(layer)  \(event.detail?["entries"] ?? "?") entries in \(event.detail?["seconds"] ?? "?") s")
-        case "layer-reused":
-            print("  reused    \(layer)  already unpacked")
-        case "snapshot-commit":
-            print("  committed \(String((event.snapshot ?? "").prefix(19)))")
-        default:
-            break
-        }
-    }
-}

@@ -1,0 +1,56 @@
+import DecantIO
+import Synchronization
+
+/// How far each layer's blob has been read, for progress events.
+final class ProgressBoard: Sendable {
+    private struct Entry {
+        var digest: String
+        var total: Int64
+        var read: Int64
+    }
+
+    private let entries = Mutex<[Int: Entry]>([:])
+
+    /// Wraps `source` so that reading it advances layer `index`'s counter.
+    func track(_ source: any ByteSource, index: Int, digest: String, total: Int64) -> any ByteSource {
+        entries.withLock { $0[index] = Entry(digest: digest, total: total, read: 0) }
+        return CountingByteSource(source: source, board: self, index: index)
+    }
+
+    func advance(_ index: Int, by count: Int) {
+        entries.withLock { $0[index]?.read += Int64(count) }
+    }
+
+    func finish(_ index: Int) {
+        _ = entries.withLock { $0.removeValue(forKey: index) }
+    }
+
+    /// One `layer-progress` event per layer being read.
+    func events(image: String) -> [Event] {
+        entries.withLock { entries in
+            entries.sorted { $0.key < $1.key }.map { index, entry in
+                Event(type: "layer-progress", image: image, layer: entry.digest,
+                      detail: ["index": String(index), "bytes": String(entry.read), "total": String(entry.total)])
+            }
+        }
+    }
+}
+
+/// A byte source that reports what was read to a ``ProgressBoard``.
+private final class CountingByteSource: ByteSource {
+    private let source: any ByteSource
+    private let board: ProgressBoard
+    private let index: Int
+
+    init(source: any ByteSource, board: ProgressBoard, index: Int) {
+        self.source = source
+        self.board = board
+        self.index = index
+    }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws(SystemCallError) -> Int {
+        let count = try source.read(into: buffer)
+        board.advance(index, by: count)
+        return count
+    }
+}
