@@ -6,13 +6,13 @@
 #          python3, overlayfs.  DECANT_REF_DISABLE_PIGZ=1 makes containerd inflate gzip with Go's
 #          reader instead of unpigz.)
 #
-# Starts a private containerd (root, state, config and log in CASESDIR/containerd/, sockets
-# there too or in a short /tmp/decant-ref.* dir when the path is too long for a unix socket; CRI
-# and everything network-related disabled), builds OCI image archives of the layers
-# [base, case] (containerd-ref-helper.py prepare) and imports them with `ctr images import`,
-# once with --snapshotter overlayfs and once with --snapshotter native (ctr 1.6 import unpacks
-# by default, for the host platform). The ok cases share one archive (one import per
-# snapshotter); error cases are imported one by one.
+# Starts a private containerd with private-containerd.sh (root, state, config and log in
+# CASESDIR/containerd/, sockets there too or in a short /tmp/decant-ref.* dir when the path is
+# too long for a unix socket; CRI and everything network-related disabled), builds OCI image
+# archives of the layers [base, case] (containerd-ref-helper.py prepare) and imports them with
+# `ctr images import`, once with --snapshotter overlayfs and once with --snapshotter native
+# (ctr 1.6 import unpacks by default, for the host platform). The ok cases share one archive
+# (one import per snapshotter); error cases are imported one by one.
 # Writes:
 #   CASESDIR/ref/NAME/overlay-base.json  treedump of the base layer's overlay upper dir (fs)
 #   CASESDIR/ref/NAME/overlay.json       treedump of the case layer's overlay upper dir (fs)
@@ -56,26 +56,15 @@ CD=$CASESDIR/containerd
 ROOT=$CD/root
 REF=$CASESDIR/ref
 NS=decant-ref
-PID=
-SOCKDIR=
-
-unmount_all() {
-    # deepest first; only mounts below our private directory
-    local m
-    awk '{print $5}' /proc/self/mountinfo | { grep -F "$CD/" || true; } | sort -r |
-        while read -r m; do umount -l "$m" 2>/dev/null || true; done
-}
+# private_containerd_start/_check_snapshotters/_stop/_unmount_below; sets PID, SOCKDIR, SOCK
+. "$HERE/private-containerd.sh"
+PRIVATE_CONTAINERD_SOCKDIR_PREFIX=/tmp/decant-ref
 
 cleanup() {
     local rc=$?
-    if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
-        kill "$PID" 2>/dev/null || true
-        for _ in $(seq 50); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$PID" 2>/dev/null || true
-        wait "$PID" 2>/dev/null || true
-    fi
-    unmount_all
-    if [ -n "$SOCKDIR" ] && [ "$SOCKDIR" != "$CD/run" ]; then rm -rf "$SOCKDIR"; fi
+    private_containerd_stop
+    # only mounts below our private directory
+    private_containerd_unmount_below "$CD"
     exit "$rc"
 }
 trap cleanup EXIT
@@ -84,71 +73,13 @@ trap 'exit 130' INT TERM
 START_NS=$(date +%s%N)
 
 # ---- fresh private containerd --------------------------------------------------------------
-unmount_all
+private_containerd_unmount_below "$CD"
 rm -rf "$CD" "$REF"
-mkdir -p "$CD/run" "$CD/cwd" "$CD/archives" "$REF"
-SOCKDIR=$CD/run
-if [ ${#SOCKDIR} -gt 80 ]; then
-    SOCKDIR=$(mktemp -d /tmp/decant-ref.XXXXXX)
-fi
-SOCK=$SOCKDIR/containerd.sock
-
-cat >"$CD/config.toml" <<EOF
-version = 2
-root = "$ROOT"
-state = "$CD/state"
-disabled_plugins = [
-  "io.containerd.grpc.v1.cri",
-  "io.containerd.snapshotter.v1.aufs",
-  "io.containerd.snapshotter.v1.btrfs",
-  "io.containerd.snapshotter.v1.devmapper",
-  "io.containerd.snapshotter.v1.zfs",
-  "io.containerd.tracing.processor.v1.otlp",
-  "io.containerd.internal.v1.tracing",
-]
-
-[grpc]
-  address = "$SOCK"
-
-[ttrpc]
-  address = "$SOCK.ttrpc"
-
-[debug]
-  address = "$SOCKDIR/debug.sock"
-  level = "info"
-
-[metrics]
-  address = ""
-
-[plugins."io.containerd.internal.v1.opt"]
-  path = "$CD/opt"
-EOF
-
+mkdir -p "$CD/archives" "$REF"
 ENVS=()
 if [ "${DECANT_REF_DISABLE_PIGZ:-}" = 1 ]; then ENVS+=(CONTAINERD_DISABLE_PIGZ=1); fi
-# cwd is an empty directory: containerd 1.6 resolves some hardlink names relative to its cwd
-(cd "$CD/cwd" && exec env "${ENVS[@]}" containerd --config "$CD/config.toml") \
-    >"$CD/containerd.log" 2>&1 &
-PID=$!
-
-ready=
-for _ in $(seq 300); do
-    if ! kill -0 "$PID" 2>/dev/null; then break; fi
-    if [ -S "$SOCK" ] && ctr -a "$SOCK" version >/dev/null 2>&1; then ready=1; break; fi
-    sleep 0.1
-done
-if [ -z "$ready" ]; then
-    echo "$0: containerd did not start (socket $SOCK); last log lines:" >&2
-    tail -n 30 "$CD/containerd.log" >&2 || true
-    exit 1
-fi
-for s in overlayfs native; do
-    if ! ctr -a "$SOCK" plugins ls 2>/dev/null | grep -E "io.containerd.snapshotter.v1 +$s +.* ok" >/dev/null; then
-        echo "$0: snapshotter $s is not available in the private containerd:" >&2
-        ctr -a "$SOCK" plugins ls >&2 || true
-        exit 1
-    fi
-done
+private_containerd_start "$CD" "$ROOT" "${ENVS[@]}" || exit 1
+private_containerd_check_snapshotters overlayfs native || exit 1
 
 # ---- cases ---------------------------------------------------------------------------------
 # All "ok" cases go in one archive imported once per snapshotter (ctr unpacks the images one

@@ -5,9 +5,9 @@
 #         (OUTDIR is the output of make-images.py; run as root; needs containerd, ctr, python3,
 #          overlayfs.)
 #
-# Starts ONE private containerd (config, root, state and log in OUTDIR/containerd/; sockets
-# there, or in a short /tmp/decant-img.* dir when the path is too long for a unix socket; CRI,
-# tracing and the other snapshotters disabled), then:
+# Starts ONE private containerd with ../Fixtures/private-containerd.sh (config, root, state and
+# log in OUTDIR/containerd/; sockets there, or in a short /tmp/decant-img.* dir when the path is
+# too long for a unix socket; CRI, tracing and the other snapshotters disabled), then:
 #   ok images    `ctr -n decant-ref images import --snapshotter overlayfs --platform linux/amd64
 #                 --base-name docker.io/decant-ref/NAME OUTDIR/NAME.oci.tar` (ctr 1.6 unpacks on
 #                import; --base-name turns the "latest" ref.name into a distinct image name),
@@ -68,26 +68,16 @@ BADNS=decant-ref-bad
 DOCKERNS=decant-ref-docker
 OVL=$ROOT/io.containerd.snapshotter.v1.overlayfs
 NATIVE=$ROOT/io.containerd.snapshotter.v1.native
-PID=
-SOCKDIR=
-
-unmount_all() {
-    local m
-    awk '{print $5}' /proc/self/mountinfo | { grep -F "$CD/" || true; } | sort -r |
-        while read -r m; do umount -l "$m" 2>/dev/null || true; done
-}
+# private_containerd_start/_check_snapshotters/_stop/_unmount_below; sets PID, SOCKDIR, SOCK
+. "$FIXTURES/private-containerd.sh"
+PRIVATE_CONTAINERD_SOCKDIR_PREFIX=/tmp/decant-img
 
 cleanup() {
     local rc=$?
-    unmount_all
-    if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
-        kill "$PID" 2>/dev/null || true
-        for _ in $(seq 50); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$PID" 2>/dev/null || true
-        wait "$PID" 2>/dev/null || true
-    fi
-    unmount_all
-    if [ -n "$SOCKDIR" ] && [ "$SOCKDIR" != "$CD/run" ]; then rm -rf "$SOCKDIR"; fi
+    # the merged views mounted below $CD/mnt first, then the daemon, then what it left
+    private_containerd_unmount_below "$CD"
+    private_containerd_stop
+    private_containerd_unmount_below "$CD"
     exit "$rc"
 }
 trap cleanup EXIT
@@ -96,66 +86,11 @@ trap 'exit 130' INT TERM
 START_NS=$(date +%s%N)
 
 # ---- fresh private containerd --------------------------------------------------------------
-unmount_all
+private_containerd_unmount_below "$CD"
 rm -rf "$CD" "$REF"
-mkdir -p "$CD/run" "$CD/cwd" "$CD/mnt" "$REF"
-SOCKDIR=$CD/run
-if [ ${#SOCKDIR} -gt 80 ]; then SOCKDIR=$(mktemp -d /tmp/decant-img.XXXXXX); fi
-SOCK=$SOCKDIR/containerd.sock
-
-cat >"$CD/config.toml" <<EOF
-version = 2
-root = "$ROOT"
-state = "$CD/state"
-disabled_plugins = [
-  "io.containerd.grpc.v1.cri",
-  "io.containerd.snapshotter.v1.aufs",
-  "io.containerd.snapshotter.v1.btrfs",
-  "io.containerd.snapshotter.v1.devmapper",
-  "io.containerd.snapshotter.v1.zfs",
-  "io.containerd.tracing.processor.v1.otlp",
-  "io.containerd.internal.v1.tracing",
-]
-
-[grpc]
-  address = "$SOCK"
-
-[ttrpc]
-  address = "$SOCK.ttrpc"
-
-[debug]
-  address = "$SOCKDIR/debug.sock"
-  level = "info"
-
-[metrics]
-  address = ""
-
-[plugins."io.containerd.internal.v1.opt"]
-  path = "$CD/opt"
-EOF
-
-(cd "$CD/cwd" && exec containerd --config "$CD/config.toml") >"$CD/containerd.log" 2>&1 &
-PID=$!
-
-ready=
-for _ in $(seq 300); do
-    kill -0 "$PID" 2>/dev/null || break
-    if [ -S "$SOCK" ] && ctr -a "$SOCK" version >/dev/null 2>&1; then ready=1; break; fi
-    sleep 0.1
-done
-if [ -z "$ready" ]; then
-    echo "$0: containerd did not start (socket $SOCK); last log lines:" >&2
-    tail -n 30 "$CD/containerd.log" >&2 || true
-    exit 1
-fi
-for s in overlayfs native; do
-    if ! ctr -a "$SOCK" plugins ls 2>/dev/null |
-        grep -E "io.containerd.snapshotter.v1 +$s +.* ok" >/dev/null; then
-        echo "$0: snapshotter $s is not available in the private containerd:" >&2
-        ctr -a "$SOCK" plugins ls >&2 || true
-        exit 1
-    fi
-done
+mkdir -p "$CD/mnt" "$REF"
+private_containerd_start "$CD" "$ROOT" || exit 1
+private_containerd_check_snapshotters overlayfs native || exit 1
 
 c() { ctr -a "$SOCK" "$@"; }
 
