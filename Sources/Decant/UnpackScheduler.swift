@@ -234,7 +234,7 @@ struct UnpackScheduler: Sendable {
         do {
             _ = try snapshotter.prepare(key, parent: parent, labels: [snapshotReferenceLabel: chainID.description])
             return true
-        } catch let error as StoreError where error.code == .alreadyExists {
+        } catch where error.code == .alreadyExists {
             return false
         }
     }
@@ -270,7 +270,7 @@ struct UnpackScheduler: Sendable {
         }
         do {
             try ParentFixups.apply(directories, in: FilePath(directory), lowers: lowers)
-        } catch let error as SystemCallError {
+        } catch {
             throw PullError(image: reference, layer: layer, code: "io",
                             message: "cannot give implicit directories their parents' attributes: \(error)")
         }
@@ -281,7 +281,7 @@ struct UnpackScheduler: Sendable {
         do {
             let handle = OwnedDescriptor(taking: try FileDescriptor.openDirectory(FilePath(directory)))
             try handle.descriptor.syncFilesystem(path: directory)
-        } catch let error as SystemCallError {
+        } catch {
             throw PullError(image: reference, layer: layer, code: "io", message: "cannot flush \(directory): \(error)")
         }
     }

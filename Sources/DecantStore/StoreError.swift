@@ -29,9 +29,9 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         self.cause = cause
     }
 
-    /// For causes that are not `Sendable` (Foundation's, GRDB's): kept as their description.
+    /// Any underlying error (Foundation's, GRDB's) as the cause.
     public init(_ code: Code, _ message: String, describing cause: any Error) {
-        self.init(code, message, cause: cause as? any Error & Sendable ?? DescribedError(description: "\(cause)"))
+        self.init(code, message, cause: cause)
     }
 
     public var description: String {
@@ -40,7 +40,3 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
     }
 }
 
-/// An error carried by its description only.
-struct DescribedError: Error, Sendable, CustomStringConvertible {
-    var description: String
-}

@@ -166,7 +166,7 @@ final class LayerWriter {
         try sink.drain()
         do {
             try link(name, in: parent, path: path, target: target)
-        } catch let error as SystemCallError where error.errno == .noSuchFileOrDirectory {
+        } catch where error.errno == .noSuchFileOrDirectory {
             // An overlay layer sees only its own upper dir, so a target in a lower layer is missing
             // here as well: containerd fails the same way.
             throw MissingHardlinkTarget(target: target, cause: error)
