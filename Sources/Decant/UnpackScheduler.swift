@@ -89,15 +89,21 @@ struct UnpackScheduler: Sendable {
                     continue
                 }
                 let extraction = try await task.value
+                let claimKey = store.layout.root + " " + chain[index].description
                 guard case .extracted(let key, let result, let seconds) = extraction else {
+                    // Committed by someone else: whoever waits on this pull's claim can use it too.
+                    if claimed.all.contains(claimKey) {
+                        await UnpackCoordinator.shared.finish(claimKey, committed: true)
+                        claimed.remove(claimKey)
+                    }
                     results.append(try summary(index, status: "reused", extraction: nil))
                     continue
                 }
                 let committed = try commit(key: key, index: index, chain: chain, result: result)
                 active.remove(key)
                 if committed { committedHere.append(chain[index].description) }
-                await UnpackCoordinator.shared.finish(store.layout.root + " " + chain[index].description, committed: true)
-                claimed.remove(store.layout.root + " " + chain[index].description)
+                await UnpackCoordinator.shared.finish(claimKey, committed: true)
+                claimed.remove(claimKey)
                 results.append(try summary(index, status: committed ? "unpacked" : "reused", extraction: committed ? (result, seconds) : nil))
             }
         } catch {
