@@ -1,0 +1,31 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Decant's benchmarks, a package of their own so that the main build and CI never compile
+// package-benchmark. Run from this directory (see README.md):
+//   swift package benchmark
+//
+// package-benchmark 1.38 turns on two traits by default. "RuntimeInterposer" pulls in
+// ordo-one/swift-runtime-interposer on Linux with Swift 6.3, which the local package mirror does not
+// have; naming the traits here replaces the defaults, so only the malloc interposer is built.
+let package = Package(
+    name: "DecantBenchmarks",
+    platforms: [.macOS(.v14)],
+    dependencies: [
+        .package(name: "Decant", path: ".."),
+        .package(url: "https://github.com/ordo-one/package-benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        .executableTarget(
+            name: "ApplyLayer",
+            dependencies: [
+                .product(name: "Benchmark", package: "package-benchmark"),
+                .product(name: "DecantArchive", package: "Decant"),
+                .product(name: "DecantIO", package: "Decant"),
+            ],
+            path: "Benchmarks/ApplyLayer",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,228 @@
+#!/usr/bin/python3
+"""Tables and results JSON for perf/compare.sh (called by it; see perf/results/README.md).
+
+Reads the runs table compare.sh wrote (one tab-separated line per run:
+image tool round status wall user sys rss_kb daemon_cpu_s daemon_rss_kb machine_busy_cpu_s load1,
+or image tool round n/a), each image's meta.json, and decant's --json output of every run
+(RUNLOG/<image>.<tool>.<round>.log: event lines, then the summary object, then GNU time's report).
+Prints one table per image and writes everything to --out.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import sys
+
+COLS = ["image", "tool", "round", "status", "wall", "user", "sys", "rss_kb", "daemon_cpu",
+        "daemon_rss_kb", "machine_busy", "load1"]
+
+
+def parse_args():
+    p = argparse.ArgumentParser()
+    for a in ("records", "imgdir", "runlog", "out", "images", "tools", "decant", "git", "git-dirty",
+              "uptime-before", "uptime-after", "versions"):
+        p.add_argument("--" + a, required=True)
+    p.add_argument("--runs", type=int, required=True)
+    p.add_argument("--quick", type=int, default=0)
+    return p.parse_args()
+
+
+def read_runs(path):
+    runs = []
+    for line in open(path):
+        f = line.rstrip("\n").split("\t")
+        if len(f) == 4:
+            runs.append({"image": f[0], "tool": f[1], "round": int(f[2]), "status": f[3]})
+            continue
+        r = dict(zip(COLS, f))
+        r["round"] = int(r["round"])
+        for k in ("wall", "user", "sys", "daemon_cpu", "machine_busy", "load1"):
+            r[k] = float(r[k] or 0)
+        for k in ("rss_kb", "daemon_rss_kb"):
+            r[k] = int(r[k] or 0)
+        # what the tool itself used: the process tree, plus the daemon for containerd
+        r["cpu_s"] = r["user"] + r["sys"] + r["daemon_cpu"]
+        r["cpu_pct"] = 100 * r["cpu_s"] / r["wall"] if r["wall"] else 0
+        # everything else the machine did meanwhile (other engineers' builds...), in CPU-seconds
+        r["others_cpu_s"] = max(0.0, r["machine_busy"] - r["cpu_s"])
+        runs.append(r)
+    return runs
+
+
+def decant_output(runlog, image, tool, rnd):
+    """Decant's summary object and events from one run's log, or (None, [])."""
+    summary, events = None, []
+    try:
+        lines = open(os.path.join(runlog, f"{image}.{tool}.{rnd}.log"), errors="replace").read().splitlines()
+    except OSError:
+        return None, []
+    for line in lines:
+        if not line.startswith("{"):
+            continue
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            continue
+        if "layers" in obj and "seconds" in obj:
+            summary = obj
+        elif "type" in obj:
+            events.append(obj)
+    return summary, events
+
+
+def fmt_ratio(r):
+    if r is None:
+        return "-"
+    return f"{r:.2f}x"
+
+
+def main():
+    a = parse_args()
+    images = a.images.split(",")
+    tools = a.tools.split(",")
+    runs = read_runs(a.records)
+    metas = {i: json.load(open(os.path.join(a.imgdir, i, "meta.json"))) for i in images}
+    warnings = []
+    result = {
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "host": {"cores": os.cpu_count(), "kernel": platform.release(),
+                 "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)},
+        "versions": dict(l.split("=", 1) for l in a.versions.splitlines() if "=" in l),
+        "decant": {"binary": a.decant, "git": a.git, "uncommitted_source_changes": int(a.git_dirty)},
+        "options": {"runs": a.runs, "images": images, "tools": tools, "quick": bool(a.quick)},
+        "load": {"before": a.uptime_before.strip(), "after": a.uptime_after.strip()},
+        "images": {},
+    }
+
+    for image in images:
+        m = metas[image]
+        tot = m["totals"]
+        size = tot["uncompressed_size"]
+        img = {"meta": {"layers": len(m["layers"]), "uncompressed_bytes": size, "compressed_bytes": tot["size"],
+                        "entries": tot["entries"], "files": tot["files"], "file_bytes": tot["file_bytes"],
+                        "whiteouts": tot["whiteouts"], "opaque": tot["opaque"], "hardlinks": tot["hardlinks"],
+                        "symlinks": tot["symlinks"],
+                        "layer_sizes": [{"compressed": l["size"], "uncompressed": l["uncompressed_size"],
+                                         "entries": l["entries"]} for l in m["layers"]]},
+               "tools": {}}
+        for tool in tools:
+            rs = [r for r in runs if r["image"] == image and r["tool"] == tool]
+            if rs and all(r["status"] == "n/a" for r in rs):
+                img["tools"][tool] = {"status": "n/a", "runs": rs}
+                continue
+            ok = [r for r in rs if r["status"] == "ok"]
+            t = {"status": "ok" if ok and len(ok) == len(rs) else ("failed" if not ok else "some failed"),
+                 "runs": rs}
+            if ok:
+                walls = [r["wall"] for r in ok]
+                t.update({
+                    "median_s": statistics.median(walls), "min_s": min(walls), "max_s": max(walls),
+                    "user_s": statistics.median(r["user"] for r in ok),
+                    "sys_s": statistics.median(r["sys"] for r in ok),
+                    "cpu_s": statistics.median(r["cpu_s"] for r in ok),
+                    "cpu_pct": statistics.median(r["cpu_pct"] for r in ok),
+                    "peak_rss_mb": max(max(r["rss_kb"], r["daemon_rss_kb"]) for r in ok) / 1024,
+                    "others_cpu_s": statistics.median(r["others_cpu_s"] for r in ok),
+                    "load1": statistics.median(r["load1"] for r in ok),
+                })
+                if tool == "containerd":
+                    t["ctr_peak_rss_mb"] = max(r["rss_kb"] for r in ok) / 1024
+                    t["daemon_peak_rss_mb"] = max(r["daemon_rss_kb"] for r in ok) / 1024
+            if tool.startswith("decant") and ok:
+                # the run whose wall time is the median (lower median for even counts)
+                med_run = sorted(ok, key=lambda r: r["wall"])[(len(ok) - 1) // 2]
+                per_run = []
+                for r in ok:
+                    s, ev = decant_output(a.runlog, image, tool, r["round"])
+                    if s is None:
+                        warnings.append(f"{image} {tool} round {r['round']}: no summary in decant's output")
+                        continue
+                    if s["uncompressedBytes"] != size:
+                        warnings.append(f"{image} {tool} round {r['round']}: decant counted {s['uncompressedBytes']} "
+                                        f"uncompressed bytes, the image has {size}")
+                    ent = sum(l.get("entries") or 0 for l in s["layers"])
+                    if ent != tot["entries"]:
+                        warnings.append(f"{image} {tool} round {r['round']}: decant counted {ent} entries, "
+                                        f"the image has {tot['entries']}")
+                    lay = [{"index": l["index"], "seconds": l.get("seconds"), "entries": l.get("entries"),
+                            "files": l.get("files"), "compressed": l["size"],
+                            "uncompressed": l.get("uncompressedSize"), "status": l["status"]}
+                           for l in sorted(s["layers"], key=lambda l: l["index"])]
+                    times = {}
+                    for e in ev:
+                        if e.get("type") in ("layer-extracted", "snapshot-commit", "unpack-start", "unpack-finish"):
+                            times.setdefault(e["type"], []).append(e["time"])
+                    per_run.append({"round": r["round"], "wall_s": r["wall"], "decant_seconds": s["seconds"],
+                                    "decant_mb_s": s["megabytesPerSecond"], "files": s["files"], "layers": lay,
+                                    "slowest_layer_s": max((l["seconds"] or 0) for l in lay),
+                                    "sum_layer_s": sum((l["seconds"] or 0) for l in lay),
+                                    "event_times": times})
+                t["per_run"] = per_run
+                t["median_run"] = med_run["round"]
+                t["mb_s"] = size / 1e6 / t["median_s"]
+                t["entries_s"] = tot["entries"] / t["median_s"]
+                t["files_s"] = tot["files"] / t["median_s"]
+            img["tools"][tool] = t
+
+        # ratios: tool median / decant median (> 1: decant is faster)
+        ref = img["tools"].get("decant", {}).get("median_s")
+        img["ratio_to_decant"] = {tool: (t["median_s"] / ref if ref and "median_s" in t else None)
+                                  for tool, t in img["tools"].items() if tool != "decant"}
+        result["images"][image] = img
+
+    result["warnings"] = warnings
+    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
+    with open(a.out, "w") as f:
+        json.dump(result, f, indent=1, sort_keys=True)
+
+    # ---- tables ----
+    print(f"\ndecant {a.git}{' + %s uncommitted source changes' % a.git_dirty if a.git_dirty != '0' else ''}; "
+          f"median of {a.runs} round-robin runs per tool; before each run (untimed): rm -rf of the previous "
+          "output, sync, drop_caches, input read once")
+    print(f"load before: {a.uptime_before.strip()}\nload after:  {a.uptime_after.strip()}")
+    for image in images:
+        img = result["images"][image]
+        mt = img["meta"]
+        print(f"\n### {image}: {mt['uncompressed_bytes'] / 1e6:.0f} MB uncompressed, {mt['entries']} entries "
+              f"({mt['files']} files), {mt['layers']} layers, {mt['compressed_bytes'] / 1e6:.0f} MB compressed\n")
+        print("| tool | median s | min s | max s | user s | sys s | CPU s | CPU % | peak RSS MB | others' CPU s | tool / decant |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for tool in tools:
+            t = img["tools"].get(tool, {})
+            if t.get("status") == "n/a":
+                print(f"| {tool} | n/a | | | | | | | | | |")
+                continue
+            if "median_s" not in t:
+                print(f"| {tool} | failed | | | | | | | | | |")
+                continue
+            rss = f"{t['peak_rss_mb']:.0f}"
+            if tool == "containerd":
+                rss = f"{t['daemon_peak_rss_mb']:.0f} (daemon) / {t['ctr_peak_rss_mb']:.0f} (ctr)"
+            ratio = "1.00x" if tool == "decant" else fmt_ratio(img["ratio_to_decant"].get(tool))
+            flag = "" if t["status"] == "ok" else f" ({t['status']})"
+            print(f"| {tool}{flag} | {t['median_s']:.2f} | {t['min_s']:.2f} | {t['max_s']:.2f} | {t['user_s']:.2f} | "
+                  f"{t['sys_s']:.2f} | {t['cpu_s']:.2f} | {t['cpu_pct']:.0f} | {rss} | {t['others_cpu_s']:.1f} | {ratio} |")
+        d = img["tools"].get("decant")
+        if d and "median_s" in d:
+            ratios = [f"{tool}/decant = {r:.2f}x" for tool, r in img["ratio_to_decant"].items() if r]
+            print(f"\ndecant: {d['mb_s']:.0f} MB/s (uncompressed), {d['entries_s']:.0f} entries/s, "
+                  f"{d['files_s']:.0f} files/s, peak RSS {d['peak_rss_mb']:.0f} MB, CPU {d['cpu_pct']:.0f}% "
+                  f"of {os.cpu_count() * 100}%\n  {'; '.join(ratios) or '-'}  (> 1: decant is faster)")
+            mr = next((p for p in d["per_run"] if p["round"] == d["median_run"]), None)
+            if mr:
+                lays = ", ".join(f"L{l['index'] + 1} {l['seconds']:.2f}s/{l['entries']}e" for l in mr["layers"])
+                print(f"decant median run (round {mr['round']}): wall {mr['wall_s']:.2f} s, decant's own "
+                      f"{mr['decant_seconds']:.2f} s; layer extraction {lays}; slowest layer "
+                      f"{mr['slowest_layer_s']:.2f} s, sum {mr['sum_layer_s']:.2f} s")
+    print("\nuser/sys s: the timed process tree (for containerd: ctr only); CPU s and CPU %: user + sys, "
+          "plus the daemon's CPU (with its unpigz children) for containerd; others' CPU s: CPU time the rest of "
+          "the machine used during the run (/proc/stat), i.e. the noise")
+    for w in warnings:
+        print("warning:", w, file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,411 @@
+#!/usr/bin/env bash
+# decant pull against containerd 1.6, umoci and GNU tar on the same OCI images, side by side.
+#
+#   bash perf/compare.sh                       # 4 images x 4 tools x 3 round-robin runs (~30-40 min)
+#   bash perf/compare.sh --quick               # ~100-150 MB images, smoke run (~3 min)
+#   bash perf/compare.sh --runs 5 --images many-files-gzip,big-files-zstd --tools decant,tar
+#
+# Options:
+#   --runs N          runs per tool and image (default 3); the tables show medians
+#   --images LIST     comma-separated, from many-files-gzip, many-files-zstd, big-files-gzip,
+#                     big-files-zstd (default: all four)
+#   --tools LIST      comma-separated, run in this order within a round (default
+#                     decant,containerd,umoci,tar); also available: decant-nosync
+#   --quick           small images (cache subdir images-quick) for a smoke run
+#   --cache DIR       where images, the private containerd and scratch trees live
+#                     (default $DECANT_PERF_CACHE or /var/tmp/decant-perf; must be on the
+#                     filesystem you want to measure: every tool writes there)
+#   --decant BIN      use this decant binary instead of building one
+#   --scratch DIR     swift build --scratch-path (default .build-perf, so a concurrent
+#                     `swift build` in .build is not disturbed)
+#   --out FILE        results JSON (default perf/results/compare-<date>.json)
+#
+# Tools (one run = one of these, timed from outside with date +%s%N and /usr/bin/time -v):
+#   decant          DECANT_ROOT=<fresh dir> decant pull --json oci:LAYOUT:latest   (defaults:
+#                   --sync fs, --gzip isal, --io syscalls, unpack concurrency = cores)
+#   decant-nosync   the same with --sync none (no syncfs before each commit)
+#   containerd      ctr -n perf images import --snapshotter overlayfs ARCHIVE (import + unpack)
+#                   against a private containerd 1.6 (own root/state/sockets under CACHE/containerd,
+#                   CRI off), started once per script run, with unpigz on its PATH. Its wall time
+#                   is ctr's; CPU and peak RSS are the daemon's (utime+stime+cutime+cstime delta
+#                   of /proc/PID/stat, so unpigz children are included; VmHWM after clear_refs).
+#                   Between runs: ctr images rm --sync, then any leftover snapshots and content
+#                   are removed, so every import starts from an empty store.
+#   umoci           umoci raw unpack --image LAYOUT:latest DIR  (gzip images; umoci 0.4 cannot
+#                   read zstd layers: recorded as n/a)
+#   tar             for each layer, bottom first: tar -I pigz -xf BLOB -C DIR (gzip) or
+#                   tar -I zstd -xf BLOB -C DIR (zstd), all into one directory, no whiteout
+#                   handling (the baseline of shared/ANCHORS.md)
+#
+# Protocol (as in shared/ANCHORS.md): the images are built once into CACHE (perf/make-images.py,
+# from files of this machine, reused when present). For each image, the tools run round-robin
+# (A B C D A B C D ...). Before every run, outside the timing: the previous run's output is
+# removed (rm -rf / ctr images rm), then sync, echo 3 > /proc/sys/vm/drop_caches, and the run's
+# input (layer blobs or the archive) and the tool's executables and shared libraries are read
+# once, so that every tool starts from a cached input and binary and an uncached, freshly
+# emptied destination. The machine's load average and the CPU time
+# used by everything else during each run (from /proc/stat) are recorded next to each run.
+#
+# Output: one table per image on stdout (median seconds per tool, ratio to decant, decant MB/s,
+# entries/s, files/s, peak RSS, CPU%), and the same data plus every run and decant's per-layer
+# timings in perf/results/compare-<date>.json (see perf/results/README.md). Progress goes to stderr.
+# Per-run logs (decant's JSON lines, ctr/umoci/tar output) are kept in CACHE/runs/<date>/.
+#
+# Needs root (drop_caches, containerd, mknod/chown in the trees). Installs containerd, pigz,
+# zstd, umoci and GNU time through apt when missing. The private containerd, its mounts and the
+# scratch trees are removed on exit, also on failure or Ctrl-C; images stay cached.
+set -euo pipefail
+export LC_ALL=C
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+here=$repo/perf
+PY=/usr/bin/python3 # the system interpreter, not a version-manager shim
+
+RUNS=3
+IMAGES=many-files-gzip,many-files-zstd,big-files-gzip,big-files-zstd
+TOOLS=decant,containerd,umoci,tar
+QUICK=0
+CACHE=${DECANT_PERF_CACHE:-/var/tmp/decant-perf}
+DECANT=${DECANT:-}
+SCRATCH=$repo/.build-perf
+OUT=
+
+say() { printf '%s\n' "$*" >&2; }
+die() { say "compare.sh: $*"; exit 1; }
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
+
+while [ $# -gt 0 ]; do
+    case $1 in
+    --runs) RUNS=${2:?}; shift 2 ;;
+    --images) IMAGES=${2:?}; shift 2 ;;
+    --tools) TOOLS=${2:?}; shift 2 ;;
+    --quick) QUICK=1; shift ;;
+    --cache) CACHE=${2:?}; shift 2 ;;
+    --decant) DECANT=${2:?}; shift 2 ;;
+    --scratch) SCRATCH=${2:?}; shift 2 ;;
+    --out) OUT=${2:?}; shift 2 ;;
+    -h | --help) usage; exit 0 ;;
+    *) usage >&2; die "unknown argument $1" ;;
+    esac
+done
+[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "--runs wants a positive number"
+IFS=, read -r -a images <<<"$IMAGES"
+IFS=, read -r -a tools <<<"$TOOLS"
+for i in "${images[@]}"; do
+    case $i in many-files-gzip | many-files-zstd | big-files-gzip | big-files-zstd) ;; *) die "unknown image $i" ;; esac
+done
+for t in "${tools[@]}"; do
+    case $t in decant | decant-nosync | containerd | umoci | tar) ;; *) die "unknown tool $t" ;; esac
+done
+has_tool() { local t; for t in "${tools[@]}"; do [ "$t" = "$1" ] && return 0; done; return 1; }
+
+[ "$(id -u)" = 0 ] || die "must run as root (drop_caches, containerd, chown/mknod in the trees)"
+
+# --- what we need --------------------------------------------------------------------------------
+need=()
+[ -x /usr/bin/time ] || need+=(time)
+command -v pigz >/dev/null || need+=(pigz)
+command -v zstd >/dev/null || need+=(zstd)
+[ -x "$PY" ] || need+=(python3)
+if has_tool containerd; then command -v containerd >/dev/null && command -v ctr >/dev/null || need+=(containerd); fi
+if has_tool umoci; then command -v umoci >/dev/null || need+=(umoci); fi
+if [ ${#need[@]} -gt 0 ]; then
+    say "installing ${need[*]} through apt"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+mkdir -p "$CACHE"
+CACHE=$(cd "$CACHE" && pwd)
+exec 9>"$CACHE/.lock"
+flock -n 9 || die "another compare.sh holds $CACHE/.lock"
+
+STAMP=$(date +%Y%m%d-%H%M%S)
+WORK=$CACHE/work
+CD=$CACHE/containerd
+RUNLOG=$CACHE/runs/$STAMP
+RESULTS=$here/results
+OUT=${OUT:-$RESULTS/compare-$STAMP.json}
+mkdir -p "$RESULTS" "$RUNLOG"
+records=$RUNLOG/runs.tsv
+: >"$records"
+
+# --- cleanup, whatever happens -------------------------------------------------------------------
+PID=
+unmount_below() { # DIR: lazily unmount every mount point below DIR/, deepest first
+    local m
+    awk '{print $5}' /proc/self/mountinfo | { grep -F "$1/" || true; } | sort -r |
+        while read -r m; do umount -l "$m" 2>/dev/null || true; done
+}
+stop_containerd() {
+    if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
+        kill "$PID" 2>/dev/null || true
+        for _ in $(seq 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$PID" 2>/dev/null || true
+        wait "$PID" 2>/dev/null || true
+    fi
+    PID=
+}
+cleanup() {
+    local rc=$?
+    stop_containerd
+    unmount_below "$CACHE"
+    rm -rf "$WORK" "$CD"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# leftovers of an earlier run that was killed hard
+unmount_below "$CACHE"
+rm -rf "$WORK" "$CD"
+mkdir -p "$WORK"
+
+# --- decant, release build -----------------------------------------------------------------------
+if [ -z "$DECANT" ]; then
+    say "building decant (release, --scratch-path $SCRATCH)"
+    build_start=$(date +%s)
+    if ! (cd "$repo" && swift build -c release --scratch-path "$SCRATCH" --product decant >"$RUNLOG/build.log" 2>&1); then
+        tail -n 30 "$RUNLOG/build.log" >&2
+        die "swift build failed (log: $RUNLOG/build.log); --decant BIN runs an existing binary"
+    fi
+    say "build took $(($(date +%s) - build_start)) s"
+    DECANT=$(cd "$repo" && swift build -c release --scratch-path "$SCRATCH" --show-bin-path)/decant
+fi
+[ -x "$DECANT" ] || die "no decant binary at $DECANT"
+DECANT=$(realpath "$DECANT")
+
+# --- images --------------------------------------------------------------------------------------
+if [ $QUICK = 1 ]; then IMGDIR=$CACHE/images-quick; qflag=(--quick); else IMGDIR=$CACHE/images; qflag=(); fi
+kinds=()
+for i in "${images[@]}"; do
+    k=${i%-*}
+    [ -s "$IMGDIR/$i/meta.json" ] || [[ " ${kinds[*]} " == *" $k "* ]] || kinds+=("$k")
+done
+if [ ${#kinds[@]} -gt 0 ]; then
+    say "building images ${kinds[*]} into $IMGDIR (once; reused afterwards)"
+    "$PY" "$here/make-images.py" "$IMGDIR" "${qflag[@]}" "${kinds[@]}"
+fi
+meta() { # IMAGE EXPR: a value from the image's meta.json (m = the parsed object)
+    "$PY" -c 'import json,sys; m=json.load(open(sys.argv[1])); v=eval(sys.argv[2]); print("\n".join(map(str,v)) if isinstance(v,list) else v)' \
+        "$IMGDIR/$1/meta.json" "$2"
+}
+
+# --- private containerd --------------------------------------------------------------------------
+NS=perf
+SOCK=$CD/run/containerd.sock
+start_containerd() {
+    mkdir -p "$CD/run" "$CD/cwd" "$CD/tmp"
+    cat >"$CD/config.toml" <<EOF
+version = 2
+root = "$CD/root"
+state = "$CD/state"
+disabled_plugins = [
+  "io.containerd.grpc.v1.cri",
+  "io.containerd.snapshotter.v1.aufs",
+  "io.containerd.snapshotter.v1.btrfs",
+  "io.containerd.snapshotter.v1.devmapper",
+  "io.containerd.snapshotter.v1.zfs",
+  "io.containerd.tracing.processor.v1.otlp",
+  "io.containerd.internal.v1.tracing",
+]
+
+[grpc]
+  address = "$SOCK"
+
+[ttrpc]
+  address = "$SOCK.ttrpc"
+
+[debug]
+  address = "$CD/run/debug.sock"
+  level = "info"
+
+[metrics]
+  address = ""
+
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$CD/opt"
+EOF
+    # cwd: an empty directory (containerd 1.6 resolves some hardlink names relative to it);
+    # TMPDIR: its temporary mounts (mount.WithTempMount) land below CACHE, where cleanup looks
+    (cd "$CD/cwd" && exec env -u XDG_RUNTIME_DIR TMPDIR="$CD/tmp" containerd --config "$CD/config.toml") \
+        >"$CD/containerd.log" 2>&1 &
+    PID=$!
+    local ready=
+    for _ in $(seq 300); do
+        kill -0 "$PID" 2>/dev/null || break
+        if [ -S "$SOCK" ] && ctr -a "$SOCK" version >/dev/null 2>&1; then ready=1; break; fi
+        sleep 0.1
+    done
+    if [ -z "$ready" ]; then
+        tail -n 30 "$CD/containerd.log" >&2 || true
+        die "containerd did not start (socket $SOCK)"
+    fi
+    ctr -a "$SOCK" plugins ls 2>/dev/null | grep -Eq 'io.containerd.snapshotter.v1 +overlayfs +.* ok' ||
+        die "the overlayfs snapshotter is not available in the private containerd"
+    say "private containerd $(containerd --version | awk '{print $3}') running (pid $PID, root $CD/root)"
+}
+c() { ctr -a "$SOCK" -n "$NS" "$@"; }
+containerd_empty() { # removes every image, snapshot and content blob of our namespace
+    local name s left
+    for name in $(c images ls -q); do c images rm --sync "$name" >/dev/null; done
+    for _ in 1 2 3 4 5 6 7 8; do # children first: repeat until nothing is left
+        left=$(c snapshots --snapshotter overlayfs ls | awk 'NR > 1 {print $1}')
+        [ -z "$left" ] && break
+        for s in $left; do c snapshots --snapshotter overlayfs rm "$s" >/dev/null 2>&1 || true; done
+    done
+    for s in $(c content ls -q); do c content rm "$s" >/dev/null 2>&1 || true; done
+    [ -z "$(c snapshots --snapshotter overlayfs ls | awk 'NR > 1')" ] || say "warning: containerd snapshots left over"
+}
+
+if has_tool containerd; then start_containerd; fi
+CLK_TCK=$(getconf CLK_TCK)
+proc_cpu_ticks() { # PID: utime+stime+cutime+cstime
+    awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat"
+}
+machine_busy_ticks() { # everything but idle and iowait, all CPUs
+    awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat
+}
+
+# --- one run -------------------------------------------------------------------------------------
+# Each tool gets: inputs (to pre-read), a command, and an output to remove afterwards.
+inputs_for() { # TOOL IMAGE
+    case $1 in
+    containerd) echo "$IMGDIR/$2/archive.tar" ;;
+    *) meta "$2" '[l["blob"] for l in m["layers"]]' ;;
+    esac
+}
+out_for() { # TOOL
+    case $1 in
+    decant | decant-nosync) echo "$WORK/decant-root" ;;
+    umoci) echo "$WORK/umoci-rootfs" ;;
+    tar) echo "$WORK/tar-rootfs" ;;
+    containerd) echo "$CD/root" ;;
+    esac
+}
+# the executables a tool runs and their shared libraries: read once before each run as well, so
+# that drop_caches does not make a tool pay for loading itself from disk (decant alone maps
+# ~100 MB of Swift runtime and Foundation libraries)
+declare -A WARM
+for t in "${tools[@]}"; do
+    case $t in
+    decant | decant-nosync) exes=("$DECANT") ;;
+    containerd) exes=("$(command -v ctr)" "$(command -v unpigz)") ;;
+    umoci) exes=("$(command -v umoci)") ;;
+    tar) exes=("$(command -v tar)" "$(command -v pigz)" "$(command -v zstd)" "$(command -v bash)") ;;
+    esac
+    WARM[$t]=$(for e in "${exes[@]}"; do
+        echo "$e"
+        ldd "$e" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}'
+    done | sort -u)
+done
+
+remove_output() { # TOOL
+    case $1 in
+    containerd) containerd_empty ;;
+    *) unmount_below "$(out_for "$1")"; rm -rf "$(out_for "$1")" ;;
+    esac
+}
+
+run_once() { # IMAGE ROUND TOOL
+    local image=$1 round=$2 tool=$3 comp=${1##*-} out log timing
+    local layout=$IMGDIR/$image/layout archive=$IMGDIR/$image/archive.tar
+    out=$(out_for "$tool")
+    log=$RUNLOG/$image.$tool.$round.log
+    if [ "$tool" = umoci ] && [ "$comp" = zstd ]; then
+        printf '%s\t%s\t%s\tn/a\n' "$image" "$tool" "$round" >>"$records"
+        say "  round $round  $(printf '%-14s' "$tool") n/a (umoci cannot unpack zstd layers)"
+        return
+    fi
+    local cmd=()
+    case $tool in
+    decant) cmd=(env DECANT_ROOT="$out" "$DECANT" pull --json "oci:$layout:latest") ;;
+    decant-nosync) cmd=(env DECANT_ROOT="$out" "$DECANT" pull --json --sync none "oci:$layout:latest") ;;
+    containerd) cmd=(ctr -a "$SOCK" -n "$NS" images import --snapshotter overlayfs "$archive") ;;
+    umoci) cmd=(umoci raw unpack --image "$layout:latest" "$out") ;;
+    tar)
+        local prog=pigz
+        [ "$comp" = zstd ] && prog=zstd
+        mkdir -p "$out"
+        mapfile -t blobs < <(meta "$image" '[l["blob"] for l in m["layers"]]')
+        cmd=(bash -c 'prog=$1 dir=$2; shift 2; for b; do tar -I "$prog" -xf "$b" -C "$dir" || exit 1; done' _ "$prog" "$out" "${blobs[@]}")
+        ;;
+    esac
+
+    # untimed: settle the file system, empty the page cache, read the input once
+    sync
+    echo 3 >/proc/sys/vm/drop_caches
+    { inputs_for "$tool" "$image"; echo "${WARM[$tool]}"; } | while read -r f; do [ -z "$f" ] || cat "$f" >/dev/null; done
+    local load1 d0=0 d1=0 b0 b1 start end status=ok
+    load1=$(awk '{print $1}' /proc/loadavg)
+    if [ "$tool" = containerd ]; then
+        echo 5 >"/proc/$PID/clear_refs" 2>/dev/null || true # resets VmHWM
+        d0=$(proc_cpu_ticks "$PID")
+    fi
+    timing=$RUNLOG/.time
+    b0=$(machine_busy_ticks)
+    start=$(date +%s%N)
+    /usr/bin/time -v -o "$timing" "${cmd[@]}" >"$log" 2>&1 || status=failed
+    end=$(date +%s%N)
+    b1=$(machine_busy_ticks)
+    local drss=0
+    if [ "$tool" = containerd ]; then
+        d1=$(proc_cpu_ticks "$PID")
+        drss=$(awk '/^VmHWM:/ {print $2}' "/proc/$PID/status")
+        # one snapshot per layer must now exist
+        local want have
+        want=$(meta "$image" 'len(m["layers"])')
+        have=$(c snapshots --snapshotter overlayfs ls | awk 'NR > 1' | wc -l)
+        [ "$have" = "$want" ] || { status=failed; echo "containerd: $have snapshots, expected $want" >>"$log"; }
+    fi
+    local user sys rss
+    user=$(awk -F': ' '/User time \(seconds\)/ {print $2}' "$timing")
+    sys=$(awk -F': ' '/System time \(seconds\)/ {print $2}' "$timing")
+    rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$timing")
+    cat "$timing" >>"$log"
+    local wall dcpu busy
+    wall=$(awk -v a="$start" -v b="$end" 'BEGIN {printf "%.3f", (b - a) / 1e9}')
+    dcpu=$(awk -v a="$d0" -v b="$d1" -v t="$CLK_TCK" 'BEGIN {printf "%.2f", (b - a) / t}')
+    busy=$(awk -v a="$b0" -v b="$b1" -v t="$CLK_TCK" 'BEGIN {printf "%.2f", (b - a) / t}')
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$image" "$tool" "$round" "$status" \
+        "$wall" "$user" "$sys" "$rss" "$dcpu" "$drss" "$busy" "$load1" >>"$records"
+    local extra=""
+    [ "$tool" = containerd ] && extra=", daemon CPU ${dcpu} s, daemon peak RSS $((drss / 1024)) MB"
+    say "  round $round  $(printf '%-14s' "$tool") $wall s  $status  (user $user s, sys $sys s, peak RSS $((rss / 1024)) MB$extra; machine busy $busy CPU-s, load $load1)"
+    [ $status = ok ] || { say "    FAILED, log: $log"; tail -n 5 "$log" | sed 's/^/    | /' >&2; }
+
+    remove_output "$tool"
+}
+
+# --- the rounds ----------------------------------------------------------------------------------
+uptime_before=$(uptime)
+say "load before: $uptime_before"
+say "decant: $DECANT"
+say "images: ${images[*]}; tools: ${tools[*]}; runs: $RUNS; runs log: $RUNLOG"
+started=$(date +%s)
+for image in "${images[@]}"; do
+    say "$image: $(meta "$image" '"%.0f MB uncompressed, %d entries, %d layers, %.0f MB compressed" % (m["totals"]["uncompressed_size"] / 1e6, m["totals"]["entries"], len(m["layers"]), m["totals"]["size"] / 1e6)')"
+    for round in $(seq 1 "$RUNS"); do
+        for tool in "${tools[@]}"; do run_once "$image" "$round" "$tool"; done
+    done
+done
+uptime_after=$(uptime)
+say "load after: $uptime_after  (runs took $(($(date +%s) - started)) s)"
+
+# --- report --------------------------------------------------------------------------------------
+git_rev=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
+git_dirty=$(git -C "$repo" status --porcelain -- Sources Package.swift 2>/dev/null | wc -l)
+versions=$(
+    printf 'containerd=%s\n' "$(containerd --version 2>/dev/null | awk '{print $3}')"
+    printf 'umoci=%s\n' "$(umoci --version 2>/dev/null | awk '{print $3}')"
+    printf 'tar=%s\n' "$(tar --version | awk 'NR == 1 {print $4}')"
+    printf 'pigz=%s\n' "$(pigz --version 2>&1 | awk '{print $2}')"
+    printf 'zstd=%s\n' "$(zstd --version | sed -n 's/.*v\([0-9.]*\).*/\1/p')"
+    printf 'kernel=%s\n' "$(uname -r)"
+)
+"$PY" "$here/compare-report.py" \
+    --records "$records" --imgdir "$IMGDIR" --runlog "$RUNLOG" --out "$OUT" \
+    --images "$IMAGES" --tools "$TOOLS" --runs "$RUNS" --quick "$QUICK" \
+    --decant "$DECANT" --git "$git_rev" --git-dirty "$git_dirty" \
+    --uptime-before "$uptime_before" --uptime-after "$uptime_after" --versions "$versions"
+say "results: $OUT"
