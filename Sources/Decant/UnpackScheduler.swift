@@ -174,11 +174,12 @@ struct UnpackScheduler: Sendable {
     private func extract(index: Int, layer: Descriptor, diffID: Digest, chainID: Digest, whiteouts: WhiteoutMode,
                          parent: String?, active: KeySet) async throws -> Extraction {
         let key = "extract-\(UUID().uuidString.lowercased().prefix(12)) \(chainID)"
-        guard try prepare(key, parent: parent, chainID: chainID) else { return .reused }
-        active.insert(key)
+        // Leased before it exists, so that a concurrent gc never takes it for a crashed pull's.
         if let lease = pull.lease {
             try? store.leases.addResource(LeaseResource(type: "snapshots/\(snapshotter.name)", id: key), to: lease)
         }
+        guard try prepare(key, parent: parent, chainID: chainID) else { return .reused }
+        active.insert(key)
         options.events?.emit(Event(type: "snapshot-prepare", image: reference, layer: layer.digest.description, snapshot: key))
         let directory = try snapshotter.directory(key)
         let blob = progress.track(try source.open(layer), index: index, digest: layer.digest.description, total: layer.size)

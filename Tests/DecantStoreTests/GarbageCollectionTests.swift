@@ -62,4 +62,19 @@ import Testing
         #expect(second.snapshots.map(\.key) == ["l2", "l1"])
         #expect(try store.overlay.walk(filters: []).map(\.name) == ["in-progress"])
     }
+
+    /// A crashed pull's extraction snapshot goes once its lease is gone; a running pull's stays.
+    @Test func abandonedExtractionSnapshotsAreCollected() throws {
+        let fixture = try StoreFixture("gc-extract")
+        let store = fixture.store
+        _ = try store.overlay.prepare("extract-abc sha256:1", parent: nil, labels: [snapshotReferenceLabel: "sha256:1"])
+        _ = try store.overlay.prepare("extract-def sha256:2", parent: nil, labels: [snapshotReferenceLabel: "sha256:2"])
+        _ = try store.overlay.prepare("user-work", parent: nil, labels: [:])
+        let lease = try store.leases.create(id: "running-pull")
+        try store.leases.addResource(LeaseResource(type: "snapshots/overlayfs", id: "extract-def sha256:2"), to: lease.id)
+
+        let report = try GarbageCollector(store: store).collect(dryRun: false)
+        #expect(report.snapshots.map(\.key) == ["extract-abc sha256:1"])
+        #expect(try store.overlay.walk(filters: []).map(\.name).sorted() == ["extract-def sha256:2", "user-work"])
+    }
 }

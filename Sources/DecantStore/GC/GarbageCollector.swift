@@ -24,7 +24,9 @@ public struct GarbageCollectionReport: Sendable, Codable, Equatable {
 /// Mark and sweep over content and snapshots, as containerd's GC does.
 ///
 /// Roots: images' targets, what live leases hold, anything labelled `containerd.io/gc.root`, and
-/// every active snapshot and view (they are someone's work in progress; remove them explicitly).
+/// every active snapshot and view (they are someone's work in progress; remove them explicitly) —
+/// except a pull's `extract-…` snapshot that no live lease holds any more, which a crashed pull
+/// left behind.
 /// References: a manifest or index names its config, layers and manifests; a
 /// `containerd.io/gc.ref.content*` label names a blob; `containerd.io/gc.ref.snapshot.<snapshotter>`
 /// a snapshot; a snapshot holds its parent. Expired leases are deleted first.
@@ -65,9 +67,17 @@ public struct GarbageCollector: Sendable {
             }
         }
         pendingContent += allContent.filter { $0.labels["containerd.io/gc.root"] != nil }.map(\.digest.description)
+        let leased = Set(leases.flatMap { lease in
+            lease.resources.filter { $0.type.hasPrefix("snapshots/") }.map {
+                SnapshotReference(snapshotter: String($0.type.dropFirst("snapshots/".count)), key: $0.id)
+            }
+        })
         for (snapshotter, snapshots) in snapshotsByName {
             for info in snapshots.values where info.kind != .committed || info.labels["containerd.io/gc.root"] != nil {
-                pendingSnapshots.append(SnapshotReference(snapshotter: snapshotter, key: info.name))
+                let reference = SnapshotReference(snapshotter: snapshotter, key: info.name)
+                // A pull's extraction snapshot outlives its lease only when the pull crashed.
+                if Self.isAbandonedExtraction(info), !leased.contains(reference) { continue }
+                pendingSnapshots.append(reference)
             }
         }
 
@@ -112,6 +122,12 @@ public struct GarbageCollector: Sendable {
             }
         }
         return report
+    }
+
+    /// An active snapshot a pull prepares to extract a layer into (key `extract-…`, labelled
+    /// with the chainID it is to become).
+    private static func isAbandonedExtraction(_ info: SnapshotInfo) -> Bool {
+        info.kind == .active && info.name.hasPrefix("extract-") && info.labels[snapshotReferenceLabel] != nil
     }
 
     /// The blobs a manifest or index names, read from its JSON (small blobs starting with `{`).
