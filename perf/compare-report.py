@@ -27,6 +27,7 @@ def parse_args():
         p.add_argument("--" + a, required=True)
     p.add_argument("--runs", type=int, required=True)
     p.add_argument("--quick", type=int, default=0)
+    p.add_argument("--fs", default="root")
     return p.parse_args()
 
 
@@ -92,7 +93,7 @@ def main():
                  "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)},
         "versions": dict(l.split("=", 1) for l in a.versions.splitlines() if "=" in l),
         "decant": {"binary": a.decant, "git": a.git, "uncommitted_source_changes": int(a.git_dirty)},
-        "options": {"runs": a.runs, "images": images, "tools": tools, "quick": bool(a.quick)},
+        "options": {"runs": a.runs, "images": images, "tools": tools, "quick": bool(a.quick), "fs": a.fs},
         "load": {"before": a.uptime_before.strip(), "after": a.uptime_after.strip()},
         "images": {},
     }
@@ -180,8 +181,9 @@ def main():
 
     # ---- tables ----
     print(f"\ndecant {a.git}{' + %s uncommitted source changes' % a.git_dirty if a.git_dirty != '0' else ''}; "
-          f"median of {a.runs} round-robin runs per tool; before each run (untimed): rm -rf of the previous "
-          "output, sync, drop_caches, input read once")
+          f"median of {a.runs} round-robin runs per tool; before each run (untimed): "
+          + ("rm -rf of the previous output" if a.fs == "root" else "a new ext4 (no journal) on a loop file")
+          + ", sync, drop_caches, input and binaries read once")
     print(f"load before: {a.uptime_before.strip()}\nload after:  {a.uptime_after.strip()}")
     for image in images:
         img = result["images"][image]
@@ -219,7 +221,8 @@ def main():
                       f"{mr['slowest_layer_s']:.2f} s, sum {mr['sum_layer_s']:.2f} s")
     print("\nuser/sys s: the timed process tree (for containerd: ctr only); CPU s and CPU %: user + sys, "
           "plus the daemon's CPU (with its unpigz children) for containerd; others' CPU s: CPU time the rest of "
-          "the machine used during the run (/proc/stat), i.e. the noise")
+          "the machine used during the run (/proc/stat): other users' work, but also kernel threads working "
+          "for the tool (writeback flushers, the loop device), so an upper bound on the noise")
     for w in warnings:
         print("warning:", w, file=sys.stderr)
 

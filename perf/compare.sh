@@ -19,6 +19,14 @@
 #   --scratch DIR     swift build --scratch-path (default .build-perf, so a concurrent
 #                     `swift build` in .build is not disturbed)
 #   --out FILE        results JSON (default perf/results/compare-<date>.json)
+#   --fs root|fresh   root (default): every tool writes into CACHE on the root file system, as in
+#                     shared/ANCHORS.md. fresh: before every run a new ext4 without a journal (like
+#                     /) is made on a sparse loop file (CACHE/fresh.img, loop device with direct
+#                     I/O) and mounted at CACHE/work; every tool, containerd's root included, writes
+#                     there (the daemon is restarted on it before each of its runs, untimed). This
+#                     removes what earlier runs and other users leave behind on /: on a journal-less
+#                     ext4, inode allocation skips (and checks one by one, recently_deleted()) every
+#                     inode freed in the last 5-10 minutes, which inflated kernel time 2-3x here.
 #
 # Tools (one run = one of these, timed from outside with date +%s%N and /usr/bin/time -v):
 #   decant          DECANT_ROOT=<fresh dir> decant pull --json oci:LAYOUT:latest   (defaults:
@@ -69,6 +77,7 @@ CACHE=${DECANT_PERF_CACHE:-/var/tmp/decant-perf}
 DECANT=${DECANT:-}
 SCRATCH=$repo/.build-perf
 OUT=
+FS=root
 
 say() { printf '%s\n' "$*" >&2; }
 die() { say "compare.sh: $*"; exit 1; }
@@ -84,11 +93,13 @@ while [ $# -gt 0 ]; do
     --decant) DECANT=${2:?}; shift 2 ;;
     --scratch) SCRATCH=${2:?}; shift 2 ;;
     --out) OUT=${2:?}; shift 2 ;;
+    --fs) FS=${2:?}; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument $1" ;;
     esac
 done
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "--runs wants a positive number"
+case $FS in root | fresh) ;; *) die "--fs is root or fresh" ;; esac
 IFS=, read -r -a images <<<"$IMAGES"
 IFS=, read -r -a tools <<<"$TOOLS"
 for i in "${images[@]}"; do
@@ -132,6 +143,7 @@ records=$RUNLOG/runs.tsv
 
 # --- cleanup, whatever happens -------------------------------------------------------------------
 PID=
+LOOPDEV=
 unmount_below() { # DIR: lazily unmount every mount point below DIR/, deepest first
     local m
     awk '{print $5}' /proc/self/mountinfo | { grep -F "$1/" || true; } | sort -r |
@@ -146,10 +158,17 @@ stop_containerd() {
     fi
     PID=
 }
+fresh_fs_release() { # unmounts CACHE/work and detaches its loop device (fresh mode)
+    unmount_below "$WORK"
+    if mountpoint -q "$WORK"; then umount "$WORK" 2>/dev/null || umount -l "$WORK"; fi
+    if [ -n "$LOOPDEV" ]; then losetup -d "$LOOPDEV" 2>/dev/null || true; LOOPDEV=; fi
+    rm -f "$CACHE/fresh.img"
+}
 cleanup() {
     local rc=$?
     stop_containerd
     unmount_below "$CACHE"
+    [ "$FS" = fresh ] && fresh_fs_release
     rm -rf "$WORK" "$CD"
     exit "$rc"
 }
@@ -158,8 +177,20 @@ trap 'exit 130' INT TERM
 
 # leftovers of an earlier run that was killed hard
 unmount_below "$CACHE"
-rm -rf "$WORK" "$CD"
+if mountpoint -q "$WORK"; then umount -l "$WORK"; fi
+for dev in $(losetup -j "$CACHE/fresh.img" 2>/dev/null | cut -d: -f1); do losetup -d "$dev" || true; done
+rm -rf "$WORK" "$CD" "$CACHE/fresh.img"
 mkdir -p "$WORK"
+fresh_fs() { # a new, empty ext4 (no journal) mounted at CACHE/work
+    fresh_fs_release
+    mkdir -p "$WORK"
+    truncate -s 24G "$CACHE/fresh.img"
+    # lazy_itable_init + noinit_itable: no background zeroing of inode tables during the runs
+    # (a sparse file reads back zeros anyway); nodiscard: nothing to discard in a new file
+    mkfs.ext4 -q -F -O ^has_journal -E lazy_itable_init=1,nodiscard "$CACHE/fresh.img"
+    LOOPDEV=$(losetup --direct-io=on -f --show "$CACHE/fresh.img")
+    mount -o noinit_itable "$LOOPDEV" "$WORK"
+}
 
 # --- decant, release build -----------------------------------------------------------------------
 if [ -z "$DECANT" ]; then
@@ -194,11 +225,13 @@ meta() { # IMAGE EXPR: a value from the image's meta.json (m = the parsed object
 # --- private containerd --------------------------------------------------------------------------
 NS=perf
 SOCK=$CD/run/containerd.sock
+CROOT=$CD/root
+[ "$FS" = fresh ] && CROOT=$WORK/containerd-root # on the fresh file system; config, state, sockets stay in CD
 start_containerd() {
     mkdir -p "$CD/run" "$CD/cwd" "$CD/tmp"
     cat >"$CD/config.toml" <<EOF
 version = 2
-root = "$CD/root"
+root = "$CROOT"
 state = "$CD/state"
 disabled_plugins = [
   "io.containerd.grpc.v1.cri",
@@ -243,7 +276,7 @@ EOF
     fi
     ctr -a "$SOCK" plugins ls 2>/dev/null | grep -Eq 'io.containerd.snapshotter.v1 +overlayfs +.* ok' ||
         die "the overlayfs snapshotter is not available in the private containerd"
-    say "private containerd $(containerd --version | awk '{print $3}') running (pid $PID, root $CD/root)"
+    say "private containerd $(containerd --version | awk '{print $3}') running (pid $PID, root $CROOT)"
 }
 c() { ctr -a "$SOCK" -n "$NS" "$@"; }
 containerd_empty() { # removes every image, snapshot and content blob of our namespace
@@ -258,7 +291,8 @@ containerd_empty() { # removes every image, snapshot and content blob of our nam
     [ -z "$(c snapshots --snapshotter overlayfs ls | awk 'NR > 1')" ] || say "warning: containerd snapshots left over"
 }
 
-if has_tool containerd; then start_containerd; fi
+# root mode: one daemon for the whole script; fresh mode: one per containerd run, on the new fs
+if has_tool containerd && [ "$FS" = root ]; then start_containerd; fi
 CLK_TCK=$(getconf CLK_TCK)
 proc_cpu_ticks() { # PID: utime+stime+cutime+cstime
     awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat"
@@ -280,7 +314,7 @@ out_for() { # TOOL
     decant | decant-nosync) echo "$WORK/decant-root" ;;
     umoci) echo "$WORK/umoci-rootfs" ;;
     tar) echo "$WORK/tar-rootfs" ;;
-    containerd) echo "$CD/root" ;;
+    containerd) echo "$CROOT" ;;
     esac
 }
 # the executables a tool runs and their shared libraries: read once before each run as well, so
@@ -301,6 +335,10 @@ for t in "${tools[@]}"; do
 done
 
 remove_output() { # TOOL
+    if [ "$FS" = fresh ]; then # the next run makes a new file system anyway
+        [ "$1" = containerd ] && stop_containerd
+        return 0
+    fi
     case $1 in
     containerd) containerd_empty ;;
     *) unmount_below "$(out_for "$1")"; rm -rf "$(out_for "$1")" ;;
@@ -332,7 +370,12 @@ run_once() { # IMAGE ROUND TOOL
         ;;
     esac
 
-    # untimed: settle the file system, empty the page cache, read the input once
+    # untimed: a new file system (fresh mode), settle, empty the page cache, read the input once
+    if [ "$FS" = fresh ]; then
+        fresh_fs
+        [ "$tool" = containerd ] && start_containerd >/dev/null 2>&1
+        [ "$tool" = tar ] && mkdir -p "$out"
+    fi
     sync
     echo 3 >/proc/sys/vm/drop_caches
     { inputs_for "$tool" "$image"; echo "${WARM[$tool]}"; } | while read -r f; do [ -z "$f" ] || cat "$f" >/dev/null; done
@@ -381,7 +424,7 @@ run_once() { # IMAGE ROUND TOOL
 uptime_before=$(uptime)
 say "load before: $uptime_before"
 say "decant: $DECANT"
-say "images: ${images[*]}; tools: ${tools[*]}; runs: $RUNS; runs log: $RUNLOG"
+say "images: ${images[*]}; tools: ${tools[*]}; runs: $RUNS; file system: $FS; runs log: $RUNLOG"
 started=$(date +%s)
 for image in "${images[@]}"; do
     say "$image: $(meta "$image" '"%.0f MB uncompressed, %d entries, %d layers, %.0f MB compressed" % (m["totals"]["uncompressed_size"] / 1e6, m["totals"]["entries"], len(m["layers"]), m["totals"]["size"] / 1e6)')"
@@ -406,6 +449,6 @@ versions=$(
 "$PY" "$here/compare-report.py" \
     --records "$records" --imgdir "$IMGDIR" --runlog "$RUNLOG" --out "$OUT" \
     --images "$IMAGES" --tools "$TOOLS" --runs "$RUNS" --quick "$QUICK" \
-    --decant "$DECANT" --git "$git_rev" --git-dirty "$git_dirty" \
+    --decant "$DECANT" --git "$git_rev" --git-dirty "$git_dirty" --fs "$FS" \
     --uptime-before "$uptime_before" --uptime-after "$uptime_after" --versions "$versions"
 say "results: $OUT"
