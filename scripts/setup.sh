@@ -9,6 +9,9 @@ packages=(
     # Tests: containerd 1.6 is the reference implementation; zstd and python3 make fixtures;
     # attr to inspect xattrs by hand.
     containerd zstd pigz python3 attr
+    # Registry tests (Tests/RegistryFixtures): distribution 2.8 as the registry, skopeo to push,
+    # htpasswd for basic auth, openssl for the CA and token signing; curl for selftest.sh.
+    docker-registry skopeo apache2-utils openssl curl
 )
 
 missing=()
