@@ -22,6 +22,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
         .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.100.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.30.0"),
     ],
     targets: [
         // System libraries (Debian -dev packages, found through pkg-config).
@@ -68,6 +71,11 @@ let package = Package(
             dependencies: [
                 "DecantIO", "DecantOCI",
                 .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
         .target(
@@ -88,6 +96,7 @@ let package = Package(
         ),
 
         .testTarget(name: "DecantOCITests", dependencies: ["DecantOCI"]),
+        .testTarget(name: "DecantRemoteTests", dependencies: ["DecantRemote", "DecantOCI"]),
         // Helpers the test targets share: running programs, scratch directories.
         .target(name: "DecantTestSupport", path: "Tests/DecantTestSupport"),
         .testTarget(name: "DecantTests", dependencies: ["Decant", "DecantStore", "DecantOCI", "DecantTestSupport"]),

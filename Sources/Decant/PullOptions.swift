@@ -1,5 +1,6 @@
 import DecantArchive
 import DecantOCI
+import DecantRemote
 
 /// How a pull runs.
 public struct PullOptions: Sendable {
@@ -17,6 +18,13 @@ public struct PullOptions: Sendable {
     public var io: FileIOBackend
     /// Where events and progress go.
     public var events: (any EventSink)?
+    /// Mirrors, credentials, retries and limits for registry pulls.
+    public var registry: RegistryOptions
+    /// Layers downloaded at once from a registry (each feeds its own extraction), when that is
+    /// more than ``unpackConcurrency``: a network transfer waits on the wire, not on a core.
+    public var maxConcurrentDownloads: Int
+    /// Records the pull's timeline when set (`decant pull --trace FILE`).
+    public var trace: PullTrace?
 
     public enum SyncMode: String, Sendable, CaseIterable {
         case fs
@@ -25,7 +33,8 @@ public struct PullOptions: Sendable {
 
     public init(snapshotter: String = "overlayfs", platform: Platform? = nil,
                 unpackConcurrency: Int = Self.defaultConcurrency, sync: SyncMode = .fs,
-                gzip: GzipImplementation = .isal, io: FileIOBackend = .syscalls, events: (any EventSink)? = nil) {
+                gzip: GzipImplementation = .isal, io: FileIOBackend = .syscalls, events: (any EventSink)? = nil,
+                registry: RegistryOptions = RegistryOptions(), maxConcurrentDownloads: Int = 3, trace: PullTrace? = nil) {
         self.snapshotter = snapshotter
         self.platform = platform
         self.unpackConcurrency = max(1, unpackConcurrency)
@@ -33,6 +42,9 @@ public struct PullOptions: Sendable {
         self.gzip = gzip
         self.io = io
         self.events = events
+        self.registry = registry
+        self.maxConcurrentDownloads = max(1, maxConcurrentDownloads)
+        self.trace = trace
     }
 
     /// The number of cores.

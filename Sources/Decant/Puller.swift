@@ -18,33 +18,47 @@ public final class Puller: Sendable {
         self.logger = logger
     }
 
-    /// Pulls `reference` (`oci:…`, `oci-archive:…`, `docker-archive:…`).
+    /// Pulls `reference`: a registry image (`[HOST/]NAME[:TAG][@DIGEST]`, recorded under its
+    /// normalized name), `oci:…`, `oci-archive:…` or `docker-archive:…`.
     ///
     /// Cancelling the calling task stops the layers being applied at their next entry and removes
     /// what the pull prepared, as any other failure does.
     public func pull(_ reference: String, options: PullOptions = PullOptions()) async throws(PullError) -> PullResult {
-        let pull = PullContext(reference: reference, store: store, options: options)
+        let source: any ImageSource
         do {
-            return try await withTaskCancellationHandler {
-                try await run(pull)
-            } onCancel: {
-                pull.cancellation.cancel()
-            }
+            source = try ImageSources.open(reference, registry: options.registry, logger: logger)
         } catch {
             throw Self.describe(error, image: reference)
         }
+        let pull = PullContext(reference: source.reference, store: store, options: options)
+        let outcome: Result<PullResult, PullError>
+        do {
+            outcome = .success(try await withTaskCancellationHandler {
+                try await run(pull, source: source)
+            } onCancel: {
+                pull.cancellation.cancel()
+            })
+        } catch {
+            outcome = .failure(Self.describe(error, image: source.reference))
+        }
+        await source.close()
+        return try outcome.get()
     }
 
-    private func run(_ pull: PullContext) async throws -> PullResult {
+    private func run(_ pull: PullContext, source: any ImageSource) async throws -> PullResult {
         let start = ContinuousClock.now
         let reference = pull.reference
         let options = pull.options
-        let source = try ImageSources.open(reference)
         let lease = try store.leases.create(labels: ["decant.pull": reference], expiration: 24 * 3600)
         pull.lease = lease.id
         defer { try? store.leases.delete(lease.id) }
         do {
-            let image = try pull.fetchMetadata(from: source)
+            let resolveStart = options.trace?.now() ?? 0
+            let image = try await pull.fetchMetadata(from: source)
+            options.trace?.record("resolve", since: resolveStart)
+            for (index, layer) in image.manifest.layers.enumerated() {
+                options.trace?.describe(layer: index, digest: layer.digest.description, size: layer.size)
+            }
             let snapshotter = try store.snapshotter(options.snapshotter)
             options.events?.emit(Event(type: "unpack-start", image: reference,
                                        detail: ["layers": String(image.manifest.layers.count), "snapshotter": snapshotter.name]))
@@ -54,6 +68,8 @@ public final class Puller: Sendable {
                 let label = "containerd.io/gc.ref.snapshot.\(snapshotter.name)"
                 try store.content.update(image.manifest.config.digest, labels: [label: top.description], fieldPaths: ["labels." + label])
             }
+            let recordStart = options.trace?.now() ?? 0
+            defer { options.trace?.record("record", since: recordStart) }
             let (record, created) = try store.images.createOrUpdate(ImageRecord(
                 name: reference, mediaType: image.root.mediaType.rawValue, digest: image.root.digest.description, size: image.root.size))
             options.events?.emit(Event(type: created ? "image-create" : "image-update", image: record.name,
@@ -127,8 +143,8 @@ final class PullContext: @unchecked Sendable {
     }
 
     /// Stores a small blob (manifest, index, config) from `source`, verified, unless it is there.
-    func storeSmall(_ descriptor: Descriptor, from source: any ImageSource, labels: [String: String] = [:]) throws -> Data {
-        let data = try source.fetch(descriptor)
+    func storeSmall(_ descriptor: Descriptor, from source: any ImageSource, labels: [String: String] = [:]) async throws -> Data {
+        let data = try await source.fetch(descriptor)
         if !store.content.contains(descriptor.digest) {
             let writer = try store.content.writer(ref: "pull-" + descriptor.digest.description, expected: descriptor.digest,
                                                   total: descriptor.size)
@@ -139,9 +155,9 @@ final class PullContext: @unchecked Sendable {
         return data
     }
 
-    func fetchMetadata(from source: any ImageSource) throws -> ResolvedImage {
-        let root = try source.resolve()
-        let rootData = try storeSmall(root, from: source)
+    func fetchMetadata(from source: any ImageSource) async throws -> ResolvedImage {
+        let root = try await source.resolve()
+        let rootData = try await storeSmall(root, from: source)
         var manifestDescriptor = root
         var manifestData = rootData
         var platform: Platform?
@@ -154,14 +170,14 @@ final class PullContext: @unchecked Sendable {
             }
             manifestDescriptor = chosen
             platform = chosen.platform
-            manifestData = try storeSmall(chosen, from: source)
+            manifestData = try await storeSmall(chosen, from: source)
             try store.content.update(root.digest, labels: ["containerd.io/gc.ref.content.m.\(position)": chosen.digest.description],
                                      fieldPaths: ["labels.containerd.io/gc.ref.content.m.\(position)"])
         }
         guard case .manifest(let manifest) = try ManifestDocument.decode(manifestData, mediaType: manifestDescriptor.mediaType) else {
             throw PullError(image: reference, code: "unsupported", message: "an index inside an index is not supported")
         }
-        let configData = try storeSmall(manifest.config, from: source)
+        let configData = try await storeSmall(manifest.config, from: source)
         let config: ImageConfig
         do {
             config = try JSONDecoder().decode(ImageConfig.self, from: configData)

@@ -42,7 +42,8 @@ struct UnpackScheduler: Sendable {
         let diffIDs = image.config.rootfs.diffIDs
         let chain = ChainID.chain(diffIDs)
         let active = KeySet()
-        let limiter = AsyncLimiter(limit: options.unpackConcurrency)
+        // A registry's layers wait on the network as much as on a core: read more of them at once.
+        let limiter = AsyncLimiter(limit: source.isRemote ? max(options.unpackConcurrency, options.maxConcurrentDownloads) : options.unpackConcurrency)
 
         // Claims are settled whatever happens, so other pulls waiting on them go on.
         let claimed = KeySet()
@@ -54,7 +55,9 @@ struct UnpackScheduler: Sendable {
                 let claimKey = store.layout.root + " " + chain[index].description
                 if await claim(claimKey) { return .reused }
                 claimed.insert(claimKey)
+                let queuedAt = options.trace?.now() ?? 0
                 await limiter.acquire()
+                options.trace?.record("queued", layer: index, since: queuedAt)
                 let outcome: Result<Extraction, any Error>
                 do {
                     try Task.checkCancellation()
@@ -99,7 +102,11 @@ struct UnpackScheduler: Sendable {
                     results.append(try summary(index, status: "reused", extraction: nil))
                     continue
                 }
+                if let trace = options.trace, let extracted = trace.end(of: "extract", layer: index) {
+                    trace.record("wait-parent", layer: index, since: extracted)
+                }
                 let committed = try commit(key: key, index: index, chain: chain, result: result)
+                options.trace?.finished(layer: index, status: committed ? "unpacked" : "reused")
                 active.remove(key)
                 if committed { committedHere.append(chain[index].description) }
                 await UnpackCoordinator.shared.finish(claimKey, committed: true)
@@ -182,31 +189,31 @@ struct UnpackScheduler: Sendable {
         active.insert(key)
         options.events?.emit(Event(type: "snapshot-prepare", image: reference, layer: layer.digest.description, snapshot: key))
         let directory = try snapshotter.directory(key)
-        let blob = progress.track(try source.open(layer), index: index, digest: layer.digest.description, total: layer.size)
+        let stream = try await openBlob(layer)
+        let blob = progress.track(stream.source, index: index, digest: layer.digest.description, total: layer.size)
         defer { progress.finish(index) }
-        var writer: IngestWriter?
-        if !store.content.contains(layer.digest) {
-            let ref = "layer-" + layer.digest.description
-            // Another process writing the same blob holds its ingest: extract without storing.
-            if let first = try? store.content.writer(ref: ref, expected: layer.digest, total: layer.size) {
-                // The blob streams from its start, so a partial earlier ingest is no use here.
-                if first.offset > 0 {
-                    first.discard()
-                    writer = try? store.content.writer(ref: ref, expected: layer.digest, total: layer.size)
-                } else {
-                    writer = first
-                }
-            }
-        }
-        let tee = writer.map { TeeByteSource(source: blob, writer: $0) }
+        let writer = stream.writer
         let started = ContinuousClock.now
+        let extractStart = options.trace?.now() ?? 0
+        defer { options.trace?.record("extract", layer: index, since: extractStart) }
         let applied = await LayerApplier.applying(
-            from: tee ?? blob, into: FilePath(directory),
+            from: blob, into: FilePath(directory),
             options: ApplyOptions(layerName: layer.digest.description, mediaType: layer.mediaType, whiteouts: whiteouts,
                                   gzip: options.gzip, io: options.io, cancellation: pull.cancellation))
         guard case .success(let result) = applied else {
-            writer?.discard()
+            // A transfer that broke for good keeps what it received, so that the next pull
+            // resumes there; any other failure leaves no trace.
+            if stream.remote?.failure?.code != .unavailable { writer?.discard() }
             if case .failure(let error) = applied {
+                // A transfer that failed knows more than "cannot read the blob".
+                if error.code == .source, let failure = stream.remote?.failure {
+                    throw PullError(image: reference, layer: layer.digest.description, code: failure.code.rawValue, message: failure.message)
+                }
+                // Bytes that are not the blob explain any content error: name the cause.
+                if let blob = error.blob, blob.digest != layer.digest || blob.size != layer.size {
+                    throw PullError(image: reference, layer: layer.digest.description, code: "digest-mismatch",
+                                    message: "the blob's bytes have digest \(blob.digest) and size \(blob.size), its descriptor says \(layer.digest) and \(layer.size) (digest mismatch; reading them failed first: \(error.detail))")
+                }
                 throw PullError(image: reference, layer: layer.digest.description, code: error.code.rawValue, message: error.detail)
             }
             preconditionFailure("a result is a success or a failure")
@@ -224,16 +231,61 @@ struct UnpackScheduler: Sendable {
                             message: "the layer uncompresses to \(digests.diffID) but the config's diff_id is \(diffID) (diff_id mismatch)")
         }
         let uncompressed = ["containerd.io/uncompressed": diffID.description]
-        if let writer, let tee {
+        if let writer, let tee = stream.tee {
             if let failure = tee.failure { throw failure }
+            let storeStart = options.trace?.now() ?? 0
             try writer.commit(labels: uncompressed)
+            options.trace?.record("store", layer: index, since: storeStart)
             pull.noteAdded(layer.digest)
         } else if store.content.contains(layer.digest) {
             try store.content.update(layer.digest, labels: uncompressed, fieldPaths: ["labels.containerd.io/uncompressed"])
         }
+        options.trace?.extracted(layer: index, result: result)
         options.events?.emit(Event(type: "layer-extracted", image: reference, layer: layer.digest.description, snapshot: key,
                                    detail: ["entries": String(result.entries.total), "seconds": String(format: "%.3f", seconds)]))
         return .extracted(key: key, result: result, seconds: seconds)
+    }
+
+    /// Where a layer's bytes come from, and the ingest they are stored into on the way.
+    struct BlobStreams {
+        var source: any ByteSource
+        var writer: IngestWriter?
+        var tee: TeeByteSource?
+        var remote: (any BlobStream)?
+    }
+
+    /// The content store's copy when it has the blob; otherwise the source's bytes, teed into an
+    /// ingest. An ingest an interrupted pull left behind is read first and the source asked only
+    /// for the rest.
+    private func openBlob(_ layer: Descriptor) async throws -> BlobStreams {
+        if store.content.contains(layer.digest) {
+            return BlobStreams(source: try FileByteSource(path: FilePath(try store.content.path(of: layer.digest))))
+        }
+        // Another process writing the same blob holds its ingest: extract without storing.
+        let ref = "layer-" + layer.digest.description
+        guard var writer = try? store.content.writer(ref: ref, expected: layer.digest, total: layer.size) else {
+            let origin = try await source.open(layer, offset: 0)
+            return BlobStreams(source: origin, remote: origin as? any BlobStream)
+        }
+        if writer.offset > layer.size {
+            writer.discard()
+            writer = try store.content.writer(ref: ref, expected: layer.digest, total: layer.size)
+        }
+        let resumeAt = writer.offset
+        let origin: any ByteSource
+        do {
+            origin = try await source.open(layer, offset: resumeAt)
+        } catch {
+            if resumeAt == 0 { writer.discard() }
+            throw error
+        }
+        let tee = TeeByteSource(source: origin, writer: writer)
+        if resumeAt > 0 {
+            options.events?.emit(Event(type: "layer-resume", image: reference, layer: layer.digest.description,
+                                       detail: ["offset": String(resumeAt)]))
+        }
+        let combined: any ByteSource = resumeAt > 0 ? ConcatenatedByteSource([writer.writtenBytes(), tee]) : tee
+        return BlobStreams(source: combined, writer: writer, tee: tee, remote: origin as? any BlobStream)
     }
 
     /// Prepares the extraction snapshot; `false` when the chainID is committed already.
@@ -252,14 +304,23 @@ struct UnpackScheduler: Sendable {
         let layer = image.manifest.layers[index].digest.description
         let directory = try snapshotter.directory(key)
         let parent = index > 0 ? chain[index - 1].description : nil
+        let trace = options.trace
         if snapshotter.name != "native", let parent, !result.implicitDirectories.isEmpty {
+            let start = trace?.now() ?? 0
             try fixParents(result.implicitDirectories, in: directory, parent: parent, layer: layer)
+            trace?.record("fixups", layer: index, since: start)
         }
-        if options.sync == .fs { try flush(directory, layer: layer) }
+        if options.sync == .fs {
+            let start = trace?.now() ?? 0
+            try flush(directory, layer: layer)
+            trace?.record("sync", layer: index, since: start)
+        }
         if isCommitted(chain[index]) {
             try snapshotter.remove(key)
             return false
         }
+        let commitStart = trace?.now() ?? 0
+        defer { trace?.record("commit", layer: index, since: commitStart) }
         try snapshotter.commit(name: chain[index].description, key: key, parent: parent, labels: [:],
                                usage: SnapshotUsage(size: result.usage.bytes + 4096, inodes: result.usage.inodes + 1))
         options.events?.emit(Event(type: "snapshot-commit", image: reference, layer: layer,

@@ -1,4 +1,5 @@
 import DecantIO
+import DecantOCI
 
 /// Why a layer could not be applied: what failed, in which layer, at which entry.
 ///
@@ -40,6 +41,9 @@ public struct LayerError: Error, Sendable, CustomStringConvertible {
     public var message: String
     /// The failed system call, for `filesystem` and `source` errors.
     public var cause: SystemCallError?
+    /// For an error in the layer's content: the digest and size of the blob's bytes, read to
+    /// their end after the failure, for the caller to compare with the descriptor.
+    public var blob: (digest: Digest, size: Int64)?
 
     public init(_ code: Code, layer: String, entry: String? = nil, message: String, cause: SystemCallError? = nil) {
         self.code = code
@@ -51,6 +55,15 @@ public struct LayerError: Error, Sendable, CustomStringConvertible {
 
     public var description: String {
         "layer \(layer): " + detail
+    }
+
+    /// A failure of the bytes themselves (not of the file system, the source or a cancellation):
+    /// bytes that are not the blob would explain it.
+    public var isContentError: Bool {
+        switch code {
+        case .mediaTypeMismatch, .truncated, .corrupt, .trailingData, .invalidHeader, .unsupportedEntry, .invalidWhiteout, .invalidName: true
+        case .source, .filesystem, .cancelled: false
+        }
     }
 
     /// The description without the layer, for callers that name the layer themselves.

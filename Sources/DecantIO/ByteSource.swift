@@ -64,3 +64,22 @@ public final class FileRangeByteSource: ByteSource {
         }
     }
 }
+
+/// One source after another: the part of a blob already on disk, then the rest from its origin.
+public final class ConcatenatedByteSource: ByteSource, @unchecked Sendable {
+    private let sources: [any ByteSource]
+    private var current = 0
+
+    public init(_ sources: [any ByteSource]) {
+        self.sources = sources
+    }
+
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws(SystemCallError) -> Int {
+        while current < sources.count {
+            let count = try sources[current].read(into: buffer)
+            if count > 0 { return count }
+            current += 1
+        }
+        return 0
+    }
+}

@@ -86,8 +86,8 @@ struct DockerArchiveSource: ImageSource {
         return try verify(try files.read(path(of: descriptor.digest)), descriptor, in: files.location)
     }
 
-    func open(_ descriptor: Descriptor) throws(RemoteError) -> any ByteSource {
-        try files.open(try path(of: descriptor.digest))
+    func open(_ descriptor: Descriptor, offset: Int64) throws(RemoteError) -> any ByteSource {
+        try files.open(try path(of: descriptor.digest), offset: offset)
     }
 
     private func path(of digest: Digest) throws(RemoteError) -> String {
@@ -98,13 +98,13 @@ struct DockerArchiveSource: ImageSource {
 
     private static func head(_ files: any LayoutFiles, _ path: String) throws(RemoteError) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: 4)
-        let source = try files.open(path)
+        let source = try files.open(path, offset: 0)
         let count = (try? bytes.withUnsafeMutableBytes { try source.read(into: $0) }) ?? 0
         return Array(bytes.prefix(count))
     }
 
     private static func hash(_ files: any LayoutFiles, _ path: String) throws(RemoteError) -> Digest {
-        let source = try files.open(path)
+        let source = try files.open(path, offset: 0)
         var hasher = DigestHasher()
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 4096)
         defer { buffer.deallocate() }

@@ -1,24 +1,44 @@
 import DecantIO
 import DecantOCI
 import Foundation
+import Logging
 
 /// Somewhere images are read from: a registry, an OCI layout, an OCI archive, a `docker save`
 /// archive.
 public protocol ImageSource: Sendable {
-    /// The reference as the user wrote it, which the image is recorded under.
+    /// The reference the image is recorded under: as the user wrote it for local sources, the
+    /// normalized name (`docker.io/library/alpine:latest`) for registries.
     var reference: String { get }
+    /// Whether blobs come over the network, so that more of them are worth reading at once than
+    /// there are cores.
+    var isRemote: Bool { get }
     /// The descriptor of the image's manifest or index.
-    func resolve() throws(RemoteError) -> Descriptor
+    func resolve() async throws(RemoteError) -> Descriptor
     /// A small blob (manifest, index, config), verified against the descriptor's digest and size.
-    func fetch(_ descriptor: Descriptor) throws(RemoteError) -> Data
-    /// A blob as a stream (a layer); the reader verifies digest and size as it hashes.
-    func open(_ descriptor: Descriptor) throws(RemoteError) -> any ByteSource
+    func fetch(_ descriptor: Descriptor) async throws(RemoteError) -> Data
+    /// A blob as a stream (a layer) from byte `offset` on; the reader verifies digest and size as
+    /// it hashes.
+    func open(_ descriptor: Descriptor, offset: Int64) async throws(RemoteError) -> any ByteSource
+    /// Releases connections; the source is not used afterwards.
+    func close() async
 }
 
-/// Parses `oci:PATH[:TAG|@DIGEST]`, `oci-archive:FILE[:TAG|@DIGEST]` and
-/// `docker-archive:FILE[:REF]` into a source.
+extension ImageSource {
+    public var isRemote: Bool { false }
+    public func close() async {}
+}
+
+/// A blob stream that can say why it failed in more words than an errno.
+public protocol BlobStream: ByteSource {
+    var failure: RemoteError? { get }
+}
+
+/// Parses `oci:PATH[:TAG|@DIGEST]`, `oci-archive:FILE[:TAG|@DIGEST]`,
+/// `docker-archive:FILE[:REF]` and registry references (`[HOST/]NAME[:TAG][@DIGEST]`) into a
+/// source.
 public enum ImageSources {
-    public static func open(_ reference: String) throws(RemoteError) -> any ImageSource {
+    public static func open(_ reference: String, registry: RegistryOptions = RegistryOptions(),
+                            logger: Logger = Logger(label: "decant.registry")) throws(RemoteError) -> any ImageSource {
         if let rest = reference.dropPrefix("oci:") {
             let (path, selector) = try splitSelector(rest)
             return OCILayoutSource(reference: reference, files: try DirectoryFiles(root: path), selector: selector)
@@ -31,8 +51,11 @@ public enum ImageSources {
             let (path, name) = splitDockerReference(rest)
             return try DockerArchiveSource(reference: reference, files: try TarFiles(archive: path), name: name)
         }
-        throw RemoteError(.invalidReference,
-                          "\(reference.debugDescription) is not an image reference Decant reads: use oci:PATH[:TAG|@DIGEST], oci-archive:FILE[:TAG|@DIGEST] or docker-archive:FILE[:REF]")
+        if let scheme = reference.range(of: "://") ?? reference.range(of: ":/") , reference[..<scheme.lowerBound].allSatisfy(\.isLetter) {
+            throw RemoteError(.invalidReference,
+                              "\(reference.debugDescription) is not an image reference Decant reads: use [HOST/]NAME[:TAG][@DIGEST], oci:PATH[:TAG|@DIGEST], oci-archive:FILE[:TAG|@DIGEST] or docker-archive:FILE[:REF]")
+        }
+        return try RegistrySource(image: try ImageReference(parsing: reference), options: registry, logger: logger)
     }
 
     /// `PATH:TAG` or `PATH@sha256:…`; a colon inside the path (before its last `/`) is the path's.

@@ -12,14 +12,15 @@ protocol LayoutFiles: Sendable {
     var location: String { get }
     /// The file's size, or `nil` when it is absent.
     func size(_ path: String) -> Int64?
-    func open(_ path: String) throws(RemoteError) -> any ByteSource
+    /// The file's bytes from `offset` on.
+    func open(_ path: String, offset: Int64) throws(RemoteError) -> any ByteSource
 }
 
 extension LayoutFiles {
     func read(_ path: String, limit: Int64 = 64 << 20) throws(RemoteError) -> Data {
         guard let size = size(path) else { throw RemoteError(.notFound, "\(location): \(path) not found") }
         guard size <= limit else { throw RemoteError(.unsupported, "\(location): \(path) is \(size) bytes, more than \(limit)") }
-        let source = try open(path)
+        let source = try open(path, offset: 0)
         var data = Data(capacity: Int(size))
         let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
         defer { chunk.deallocate() }
@@ -56,9 +57,11 @@ struct DirectoryFiles: LayoutFiles {
         return Int64(status.st_size)
     }
 
-    func open(_ path: String) throws(RemoteError) -> any ByteSource {
+    func open(_ path: String, offset: Int64) throws(RemoteError) -> any ByteSource {
         do {
-            return try FileByteSource(path: FilePath(root + "/" + path))
+            if offset == 0 { return try FileByteSource(path: FilePath(root + "/" + path)) }
+            let file = OwnedDescriptor(taking: try FileDescriptor(rawValue: AT_FDCWD).openEntry(root + "/" + path, flags: O_RDONLY))
+            return FileRangeByteSource(file: file, path: root + "/" + path, offset: offset, length: max(0, (size(path) ?? 0) - offset))
         } catch {
             throw RemoteError(error.errno == .noSuchFileOrDirectory ? .notFound : .io, "\(location): cannot open \(path): \(error)")
         }
@@ -85,9 +88,10 @@ struct TarFiles: LayoutFiles {
 
     func size(_ path: String) -> Int64? { members[Self.normalize(path)]?.size }
 
-    func open(_ path: String) throws(RemoteError) -> any ByteSource {
+    func open(_ path: String, offset: Int64) throws(RemoteError) -> any ByteSource {
         guard let member = members[Self.normalize(path)] else { throw RemoteError(.notFound, "\(archive): \(path) not found") }
-        return FileRangeByteSource(file: file, path: archive + ":" + path, offset: member.offset, length: member.size)
+        let skip = min(offset, member.size)
+        return FileRangeByteSource(file: file, path: archive + ":" + path, offset: member.offset + skip, length: member.size - skip)
     }
 
     private static func normalize(_ path: String) -> String {

@@ -37,7 +37,7 @@ struct OCILayoutSource: ImageSource {
         try verify(try files.read(blobPath(descriptor.digest)), descriptor, in: files.location)
     }
 
-    func open(_ descriptor: Descriptor) throws(RemoteError) -> any ByteSource {
+    func open(_ descriptor: Descriptor, offset: Int64) throws(RemoteError) -> any ByteSource {
         let path = blobPath(descriptor.digest)
         guard let size = files.size(path) else {
             throw RemoteError(.notFound, "\(files.location): blob \(descriptor.digest) not found")
@@ -45,7 +45,7 @@ struct OCILayoutSource: ImageSource {
         guard size == descriptor.size else {
             throw RemoteError(.digestMismatch, "\(files.location): blob \(descriptor.digest) has \(size) bytes, its descriptor says \(descriptor.size) (size mismatch)")
         }
-        return try files.open(path)
+        return try files.open(path, offset: offset)
     }
 
     private func blobPath(_ digest: Digest) -> String {

@@ -6,6 +6,11 @@ public struct RemoteError: Error, Sendable, CustomStringConvertible {
         case digestMismatch = "digest-mismatch"
         case unsupported
         case io
+        /// The registry refused the credentials, or there were none and it wants some.
+        case unauthorized
+        /// The registry could not be reached or kept failing (connection errors, 429, 5xx) after
+        /// every retry.
+        case unavailable
     }
 
     public var code: Code

@@ -2,6 +2,7 @@ import ArgumentParser
 import Decant
 import DecantArchive
 import DecantOCI
+import DecantRemote
 import DecantStore
 import Foundation
 
@@ -15,7 +16,11 @@ struct PullCommand: AsyncParsableCommand {
         commandName: "pull",
         abstract: "Pull an image into the store and unpack every layer into a snapshot, in parallel.",
         discussion: """
-            REF is oci:PATH[:TAG|@DIGEST], oci-archive:FILE[:TAG|@DIGEST] or docker-archive:FILE[:REPO:TAG]. \
+            REF is a registry image ([HOST[:PORT]/]NAME[:TAG][@DIGEST], normalized as Docker does: alpine is \
+            docker.io/library/alpine:latest), oci:PATH[:TAG|@DIGEST], oci-archive:FILE[:TAG|@DIGEST] or \
+            docker-archive:FILE[:REPO:TAG]. Registry hosts are configured (mirrors, CA files, plain HTTP) by \
+            DIR/HOST/hosts.toml files as in containerd's certs.d (--hosts-dir, default /etc/decant/certs.d); \
+            credentials come from --user or Docker's config.json (auths, credHelpers, credsStore). \
             With --json, events are JSON lines and the last line is the summary: per layer (bottom first) \
             its digest, diff_id, chainID, snapshot key, whether it was unpacked or reused, and its directory.
             """)
@@ -28,6 +33,15 @@ struct PullCommand: AsyncParsableCommand {
     @Option(name: .long, help: "gzip implementation: isal or zlib.") var gzip: GzipImplementation = .isal
     @Option(name: .long, help: "File I/O backend: syscalls or uring.") var io: FileIOBackend = .syscalls
     @Option(name: .long, help: "Also append events as JSON lines to FILE.") var events: String?
+    @Option(name: .long, help: "Write the pull's per-layer timeline (queued, extract with read/inflate/hash/write times, store, sync, commit) as JSON to FILE.") var trace: String?
+    @Option(name: [.short, .long], help: "USER:PASSWORD for the image's registry.") var user: String?
+    @Option(name: .long, help: "Directory of HOST/hosts.toml registry configurations.") var hostsDir = RegistryHosts.defaultDirectory
+    @Flag(name: .long, help: "Talk plain HTTP to the image's registry (loopback hosts fall back to it by themselves).") var plainHTTP = false
+    @Option(name: .long, help: "A PEM file of CA certificates to trust besides the system's (repeatable).") var caFile: [String] = []
+    @Flag(name: [.customShort("k"), .long], help: "Do not verify registry TLS certificates.") var skipVerify = false
+    @Option(name: .long, help: "Registry layers downloaded at once by this pull.") var maxConcurrentDownloads = 3
+    @Option(name: .long, help: "Attempts per registry request (connection errors, 429, 5xx) and per broken transfer.") var retries = 5
+    @Option(name: .long, help: "Seconds without a byte before a blob transfer is resumed on a new connection.") var stallTimeout = 30.0
     @Argument var reference: String
 
     func run() async throws {
@@ -43,8 +57,23 @@ struct PullCommand: AsyncParsableCommand {
         var sinks: [any EventSink] = [try JSONLinesEventSink(path: store.layout.root + "/events.log")]
         if let events { sinks.append(try JSONLinesEventSink(path: events)) }
         if self.store.json { sinks.append(JSONLinesEventSink(handle: .standardOutput)) } else { sinks.append(ProgressPrinter()) }
+        var credential: RegistryCredential?
+        if let user {
+            do {
+                credential = try RegistryCredential(parsing: user)
+            } catch {
+                throw ValidationError(error.message)
+            }
+        }
+        let domain = try? ImageReference(parsing: reference).domain
+        let registry = RegistryOptions(
+            hosts: RegistryHosts(directory: hostsDir, plainHTTP: plainHTTP, caFiles: caFile, skipVerify: skipVerify),
+            credentials: RegistryCredentials(explicit: credential, for: domain), maxAttempts: retries,
+            stallTimeout: .milliseconds(Int(stallTimeout * 1000)))
         let options = PullOptions(snapshotter: snapshotter, platform: platform, unpackConcurrency: unpackConcurrency,
-                                  sync: syncMode, gzip: gzip, io: io, events: EventFanOut(sinks))
+                                  sync: syncMode, gzip: gzip, io: io, events: EventFanOut(sinks),
+                                  registry: registry, maxConcurrentDownloads: maxConcurrentDownloads,
+                                  trace: trace.map { _ in PullTrace() })
         let puller = Puller(store: store)
         let reference = reference
         let task = Task { () async -> Result<PullResult, PullError> in
@@ -64,6 +93,17 @@ struct PullCommand: AsyncParsableCommand {
         }
         let outcome = await task.value
         interrupts.forEach { $0.cancel() }
+        if let path = trace, let timeline = options.trace {
+            let (image, failure): (String, String?) = switch outcome {
+            case .success(let result): (result.image, nil)
+            case .failure(let error): (error.image, error.description)
+            }
+            do {
+                try timeline.write(to: path, image: image, error: failure)
+            } catch {
+                Output.printError("cannot write the trace to \(path): \(error)")
+            }
+        }
         switch outcome {
         case .success(let result):
             if self.store.json { try Output.printJSON(result) } else { Output.printSummary(result) }

@@ -25,6 +25,7 @@ public enum LayerApplier {
         } catch {
             throw LayerError(.filesystem, layer: layer, message: "cannot open the target directory \(directory)", cause: error)
         }
+        let started = monotonicSeconds()
         let queue = ChunkQueue(buffers: options.bufferCount, capacity: options.bufferSize)
         let decoder = LayerDecoder(source: source, declared: options.mediaType, gzip: options.gzip, layer: layer,
                                    queue: queue, readSize: options.bufferSize)
@@ -55,16 +56,23 @@ public enum LayerApplier {
         } catch {
             queue.abandon()
             decoderDone.wait()
-            throw describe(error, layer: layer, entry: current)
+            var failure = describe(error, layer: layer, entry: current)
+            if failure.isContentError { failure.blob = decoder.drainBlobDigest() }
+            throw failure
         }
         decoderDone.wait()
         guard let digests = decoder.digests else {
             // The reader saw the stream end, so the decoder finished and recorded its digests.
             preconditionFailure("decoder finished without digests")
         }
+        var stages = decoder.times
+        stages.total = monotonicSeconds() - started
+        stages.decoderWaiting = queue.producerWaiting
+        stages.writerWaiting = queue.consumerWaiting
+        stages.write = max(0, stages.total - stages.writerWaiting)
         return LayerApplyResult(layer: layer, digests: digests, entries: writer.counts, fileBytes: writer.fileBytes,
                                 usage: writer.usage, implicitDirectories: writer.implicitDirectories,
-                                whiteoutMode: options.whiteouts, io: sink.backend)
+                                whiteoutMode: options.whiteouts, io: sink.backend, stages: stages)
     }
 
     /// The same on a thread of its own, for callers in Swift concurrency: the cooperative pool is

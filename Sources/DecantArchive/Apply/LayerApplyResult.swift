@@ -35,4 +35,6 @@ public struct LayerApplyResult: Sendable, Codable, Equatable {
     public var whiteoutMode: WhiteoutMode
     /// The file I/O backend that actually ran (io_uring may have fallen back to syscalls).
     public var io: FileIOBackend
+    /// Where the time went.
+    public var stages: LayerStageTimes
 }

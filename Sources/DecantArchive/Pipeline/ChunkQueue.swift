@@ -21,6 +21,9 @@ final class ChunkQueue: @unchecked Sendable {
     private var filledHead = 0
     private var outcome: Outcome?
     private var consumerGone = false
+    /// Seconds each side spent blocked on the other; read once the stream is over.
+    private(set) var producerWaiting: Double = 0
+    private(set) var consumerWaiting: Double = 0
 
     init(buffers: Int, capacity: Int) {
         empty = (0..<buffers).map { _ in ChunkBuffer(capacity: capacity) }
@@ -33,7 +36,11 @@ final class ChunkQueue: @unchecked Sendable {
     func takeEmpty() -> ChunkBuffer? {
         condition.lock()
         defer { condition.unlock() }
-        while empty.isEmpty && !consumerGone { condition.wait() }
+        if empty.isEmpty && !consumerGone {
+            let start = monotonicSeconds()
+            while empty.isEmpty && !consumerGone { condition.wait() }
+            producerWaiting += monotonicSeconds() - start
+        }
         if consumerGone { return nil }
         let buffer = empty.removeLast()
         buffer.count = 0
@@ -62,7 +69,11 @@ final class ChunkQueue: @unchecked Sendable {
     func receive() -> Result<ChunkBuffer, Outcome> {
         condition.lock()
         defer { condition.unlock() }
-        while filledHead == filled.count && outcome == nil { condition.wait() }
+        if filledHead == filled.count && outcome == nil {
+            let start = monotonicSeconds()
+            while filledHead == filled.count && outcome == nil { condition.wait() }
+            consumerWaiting += monotonicSeconds() - start
+        }
         if filledHead < filled.count {
             let buffer = filled[filledHead]
             filledHead += 1

@@ -26,6 +26,11 @@ final class LayerDecoder: @unchecked Sendable {
     /// Written by the decoding thread before it closes the queue, read by the consumer after it
     /// saw the queue closed: the queue's lock orders the two.
     private(set) var digests: StreamDigests?
+    /// The decoding thread's share of ``LayerStageTimes``, published like ``digests``.
+    private(set) var times = LayerStageTimes()
+    /// The blob's hash so far; kept past a failure so that ``drainBlobDigest()`` can finish it.
+    private var compressedHash = DigestHasher()
+    private var compressedSize: Int64 = 0
 
     init(source: any ByteSource, declared: MediaType?, gzip: GzipImplementation, layer: String,
          queue: ChunkQueue, readSize: Int) {
@@ -50,18 +55,20 @@ final class LayerDecoder: @unchecked Sendable {
     private func decode() throws(LayerError) {
         let input = UnsafeMutableRawBufferPointer.allocate(byteCount: readSize, alignment: 4096)
         defer { input.deallocate() }
-        var compressedHash = DigestHasher()
         var diffHash = DigestHasher()
-        var compressedSize: Int64 = 0
         var uncompressedSize: Int64 = 0
         var filled = 0
         var endOfInput = false
 
         func refill() throws(LayerError) {
             do {
+                let start = monotonicSeconds()
                 let count = try source.read(into: UnsafeMutableRawBufferPointer(rebasing: input[filled...]))
+                let read = monotonicSeconds()
+                times.read += read - start
                 if count == 0 { endOfInput = true; return }
                 compressedHash.update( UnsafeRawBufferPointer(rebasing: input[filled..<(filled + count)]))
+                times.hash += monotonicSeconds() - read
                 compressedSize += Int64(count)
                 filled += count
             } catch {
@@ -95,11 +102,13 @@ final class LayerDecoder: @unchecked Sendable {
                 }
                 let before = pending.count
                 let produced: Int
+                let start = monotonicSeconds()
                 do {
                     produced = try decompressor.decompress(&pending, into: chunk.free)
                 } catch {
                     throw LayerError(Self.code(error.kind), layer: layer, message: error.message)
                 }
+                times.inflate += monotonicSeconds() - start
                 chunk.count += produced
                 if produced == 0 && pending.count == before {
                     // Input exhausted and nothing more buffered in the decoder: the stream is done.
@@ -108,7 +117,9 @@ final class LayerDecoder: @unchecked Sendable {
                 }
             }
             if chunk.count > 0 {
+                let start = monotonicSeconds()
                 diffHash.update( chunk.bytes)
+                times.hash += monotonicSeconds() - start
                 uncompressedSize += Int64(chunk.count)
                 queue.send(chunk)
             } else {
@@ -123,6 +134,22 @@ final class LayerDecoder: @unchecked Sendable {
         digests = StreamDigests(compressedDigest: compressedHash.finalize(), compressedSize: compressedSize,
                                 diffID: diffHash.finalize(), uncompressedSize: uncompressedSize,
                                 compression: compression)
+    }
+
+    /// After the layer failed on its content (a corrupt stream, a bad tar header): reads the rest
+    /// of the blob and returns its digest and size, so that bytes which are not the blob at all
+    /// (a registry or a disk returning something else) are reported as such rather than as the
+    /// symptom. Called once the decoding thread has ended.
+    func drainBlobDigest() -> (Digest, Int64)? {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: readSize, alignment: 4096)
+        defer { buffer.deallocate() }
+        while true {
+            guard let count = try? source.read(into: buffer) else { return nil }
+            if count == 0 { break }
+            compressedHash.update(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+            compressedSize += Int64(count)
+        }
+        return (compressedHash.finalize(), compressedSize)
     }
 
     private static func code(_ kind: DecodeError.Kind) -> LayerError.Code {

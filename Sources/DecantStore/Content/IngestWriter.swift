@@ -105,6 +105,12 @@ public final class IngestWriter {
         return info
     }
 
+    /// The bytes written so far (by this writer or an interrupted earlier one), to be read
+    /// before the rest of the blob when a transfer resumes at ``offset``.
+    public func writtenBytes() -> any ByteSource {
+        FileRangeByteSource(file: data, path: directory + "/data", offset: 0, length: offset)
+    }
+
     /// Deletes the partial data (the ingest directory), for a write that will not be resumed.
     public func discard() {
         try? FileManager.default.removeItem(atPath: directory)

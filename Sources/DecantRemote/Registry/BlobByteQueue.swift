@@ -1,0 +1,126 @@
+import DecantIO
+import Foundation
+import NIOCore
+import SystemPackage
+
+/// Hands a blob's bytes from the network (async, on NIO's event loops) to the thread that hashes
+/// and inflates them (blocking reads), holding at most about `limit` bytes: when it is full the
+/// download is suspended (not a thread), which pushes back on the connection.
+final class BlobByteQueue: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var chunks: [ByteBuffer] = []
+    private var head = 0
+    private var buffered = 0
+    private var outcome: Result<Void, RemoteError>?
+    private var readerGone = false
+    private var spaceWaiter: CheckedContinuation<Void, Never>?
+    private var lastProgress = ContinuousClock.now
+    private(set) var produced: Int64 = 0
+    let limit: Int
+    /// Named in the error a failed read throws.
+    let location: String
+
+    init(limit: Int = 4 << 20, location: String) {
+        self.limit = limit
+        self.location = location
+    }
+
+    /// Appends `buffer`, then suspends while more than `limit` bytes wait to be read. `false`
+    /// once the reader has gone (the layer failed or was cancelled): stop downloading.
+    func push(_ buffer: ByteBuffer) async -> Bool {
+        let full: Bool? = condition.withLock {
+            if readerGone { return nil }
+            chunks.append(buffer)
+            buffered += buffer.readableBytes
+            produced += Int64(buffer.readableBytes)
+            lastProgress = .now
+            condition.signal()
+            return buffered > limit
+        }
+        guard let full else { return false }
+        if full {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                condition.lock()
+                if readerGone || buffered <= limit / 2 {
+                    condition.unlock()
+                    continuation.resume()
+                } else {
+                    spaceWaiter = continuation
+                    condition.unlock()
+                }
+            }
+            condition.withLock { lastProgress = .now }
+        }
+        return condition.withLock { !readerGone }
+    }
+
+    /// No byte arrived for `timeout` although the reader was keeping up.
+    func isStalled(after timeout: Duration) -> Bool {
+        condition.withLock { spaceWaiter == nil && buffered == 0 && ContinuousClock.now - lastProgress > timeout }
+    }
+
+    /// A new transfer starts: its connection time counts from now.
+    func markProgress() {
+        condition.withLock { lastProgress = .now }
+    }
+
+    func finish(_ result: Result<Void, RemoteError>) {
+        condition.withLock {
+            if outcome == nil { outcome = result }
+            condition.broadcast()
+        }
+    }
+
+    /// Why the transfer failed, once it has.
+    var failure: RemoteError? {
+        condition.withLock {
+            if case .failure(let error) = outcome { return error }
+            return nil
+        }
+    }
+
+    /// Blocks until bytes arrive or the transfer ends; 0 at the end of the blob.
+    func read(into destination: UnsafeMutableRawBufferPointer) throws(SystemCallError) -> Int {
+        condition.lock()
+        while head == chunks.count && outcome == nil { condition.wait() }
+        if head == chunks.count {
+            let result = outcome
+            condition.unlock()
+            if case .failure = result { throw SystemCallError("download", path: location, errno: .ioError) }
+            return 0
+        }
+        var copied = 0
+        while copied < destination.count && head < chunks.count {
+            let take = min(destination.count - copied, chunks[head].readableBytes)
+            chunks[head].withUnsafeReadableBytes { source in
+                UnsafeMutableRawBufferPointer(rebasing: destination[copied..<(copied + take)])
+                    .copyMemory(from: UnsafeRawBufferPointer(rebasing: source[..<take]))
+            }
+            chunks[head].moveReaderIndex(forwardBy: take)
+            copied += take
+            if chunks[head].readableBytes == 0 {
+                head += 1
+                if head > 64 { chunks.removeFirst(head); head = 0 }
+            }
+        }
+        buffered -= copied
+        let waiter = buffered <= limit / 2 ? spaceWaiter : nil
+        if waiter != nil { spaceWaiter = nil }
+        condition.unlock()
+        waiter?.resume()
+        return copied
+    }
+
+    /// The reader is done (or gave up): a suspended download resumes and sees it should stop.
+    func closeReader() {
+        let waiter: CheckedContinuation<Void, Never>? = condition.withLock {
+            readerGone = true
+            chunks = []
+            head = 0
+            buffered = 0
+            defer { spaceWaiter = nil }
+            return spaceWaiter
+        }
+        waiter?.resume()
+    }
+}

@@ -1,0 +1,127 @@
+import Foundation
+
+/// A user name and password (or token) for a registry host.
+public struct RegistryCredential: Sendable, Equatable {
+    public var username: String
+    public var password: String
+
+    public init(username: String, password: String) {
+        self.username = username
+        self.password = password
+    }
+
+    /// `USER:PASSWORD`, as `--user` takes it.
+    public init(parsing text: String) throws(RemoteError) {
+        guard let colon = text.firstIndex(of: ":"), colon != text.startIndex else {
+            throw RemoteError(.invalidReference, "--user takes USER:PASSWORD")
+        }
+        self.init(username: String(text[..<colon]), password: String(text[text.index(after: colon)...]))
+    }
+}
+
+/// Finds the credential for a registry host: the command line's `--user` for the image's own
+/// registry, then Docker's `config.json` (`auths`, `credHelpers`, `credsStore`), as `docker login`
+/// leaves them.
+public struct RegistryCredentials: Sendable {
+    /// Used for `domain`'s hosts and the token services they send to.
+    public var explicit: RegistryCredential?
+    public var explicitDomain: String?
+    /// `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`.
+    public var dockerConfigPath: String?
+
+    public init(explicit: RegistryCredential? = nil, for domain: String? = nil, dockerConfigPath: String? = nil) {
+        self.explicit = explicit
+        self.explicitDomain = domain
+        self.dockerConfigPath = dockerConfigPath ?? Self.defaultDockerConfigPath()
+    }
+
+    static func defaultDockerConfigPath() -> String? {
+        let environment = ProcessInfo.processInfo.environment
+        if let directory = environment["DOCKER_CONFIG"] { return directory + "/config.json" }
+        if let home = environment["HOME"] { return home + "/.docker/config.json" }
+        return nil
+    }
+
+    /// The credential for `host` (`host[:port]` of an endpoint) of the image on `domain`.
+    public func credential(host: String, domain: String) throws(RemoteError) -> RegistryCredential? {
+        if let explicit, explicitDomain == nil || explicitDomain == domain,
+           host == domain || (domain == ImageReference.dockerHub && host == "registry-1.docker.io") {
+            return explicit
+        }
+        guard let path = dockerConfigPath, let data = FileManager.default.contents(atPath: path) else { return nil }
+        let config: DockerConfig
+        do {
+            config = try JSONDecoder().decode(DockerConfig.self, from: data)
+        } catch {
+            throw RemoteError(.invalidReference, "\(path) is not a Docker config file: \(error)")
+        }
+        let keys = Self.configKeys(host: host, domain: domain)
+        for key in keys {
+            if let helper = config.credHelpers?[key] { return try Self.runHelper(helper, server: key) }
+        }
+        for key in keys {
+            guard let entry = config.auths?[key] else { continue }
+            if let auth = entry.auth, let decoded = Data(base64Encoded: auth), let text = String(data: decoded, encoding: .utf8),
+               let colon = text.firstIndex(of: ":") {
+                return RegistryCredential(username: String(text[..<colon]), password: String(text[text.index(after: colon)...]))
+            }
+            if let username = entry.username, let password = entry.password {
+                return RegistryCredential(username: username, password: password)
+            }
+        }
+        if let store = config.credsStore { return try Self.runHelper(store, server: keys[0]) }
+        return nil
+    }
+
+    /// The keys `docker login` may have stored `host` under.
+    private static func configKeys(host: String, domain: String) -> [String] {
+        if host == "registry-1.docker.io" || host == ImageReference.dockerHub {
+            return ["https://index.docker.io/v1/", "index.docker.io", "docker.io", "registry-1.docker.io"]
+        }
+        return [host, "https://\(host)", "http://\(host)"]
+    }
+
+    /// `docker-credential-HELPER get`, the server on standard input, JSON on standard output.
+    private static func runHelper(_ helper: String, server: String) throws(RemoteError) -> RegistryCredential? {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["docker-credential-\(helper)", "get"]
+        let input = Pipe()
+        let output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        do {
+            try process.run()
+            input.fileHandleForWriting.write(Data(server.utf8))
+            try input.fileHandleForWriting.close()
+        } catch {
+            throw RemoteError(.unauthorized, "credential helper docker-credential-\(helper) cannot run: \(error.localizedDescription)")
+        }
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        // The helper says "credentials not found in native keychain" with a failure status.
+        guard process.terminationStatus == 0 else { return nil }
+        struct HelperAnswer: Decodable {
+            var Username: String
+            var Secret: String
+        }
+        guard let answer = try? JSONDecoder().decode(HelperAnswer.self, from: data) else {
+            throw RemoteError(.unauthorized, "credential helper docker-credential-\(helper) answered something that is not its JSON")
+        }
+        return RegistryCredential(username: answer.Username, password: answer.Secret)
+    }
+}
+
+/// The parts of Docker's `config.json` that hold credentials.
+struct DockerConfig: Decodable {
+    struct Auth: Decodable {
+        var auth: String?
+        var username: String?
+        var password: String?
+    }
+
+    var auths: [String: Auth]?
+    var credHelpers: [String: String]?
+    var credsStore: String?
+}

@@ -1,0 +1,304 @@
+import Decant
+import DecantOCI
+import DecantRemote
+import DecantStore
+import DecantTestSupport
+import Foundation
+import Testing
+
+/// `decant pull` from a real registry (Debian's docker-registry 2.8 on 127.0.0.1, images pushed
+/// by skopeo), with basic and bearer authentication, mirrors, and a proxy that cuts, corrupts,
+/// redirects and fails transfers.
+@Suite(.serialized) struct RegistryPullTests {
+    private func freshStore(_ label: String) throws -> (Scratch, Store) {
+        let scratch = try Scratch(label)
+        return (scratch, try Store(layout: StoreLayout(root: scratch.url.appendingPathComponent("root").path)))
+    }
+
+    /// Registry options that read no `~/.docker/config.json` and no `/etc/decant/certs.d`, retry
+    /// quickly, and trust `ca`.
+    private func options(user: String? = nil, ca: String? = nil, hostsDirectory: String = "/nonexistent",
+                         dockerConfig: String = "/nonexistent/config.json", platform: String? = nil) throws -> PullOptions {
+        let registry = RegistryOptions(
+            hosts: RegistryHosts(directory: hostsDirectory, caFiles: ca.map { [$0] } ?? []),
+            credentials: RegistryCredentials(explicit: try credential(user), dockerConfigPath: dockerConfig),
+            maxAttempts: 4, initialBackoff: .milliseconds(50), stallTimeout: .seconds(5))
+        return PullOptions(platform: try platform.map { try Platform(parsing: $0) }, registry: registry)
+    }
+
+    private func credential(_ text: String?) throws -> RegistryCredential? {
+        guard let text else { return nil }
+        return try RegistryCredential(parsing: text)
+    }
+
+    private func expectSameTree(_ directory: String, _ reference: URL, ignoring: [String], scratch: Scratch, _ label: String) throws {
+        let dump = scratch.url.appendingPathComponent("dump-\(UUID().uuidString.prefix(6)).json")
+        try Trees.dump(URL(fileURLWithPath: directory), to: dump)
+        let differences = try Trees.differences(dump, reference, ignoringMTimeOf: ignoring)
+        #expect(differences == nil, "\(label): \(differences ?? "")")
+    }
+
+    /// Every image, content blob, snapshot and ingest of a store, to compare before and after.
+    private func state(_ store: Store) throws -> [String] {
+        try store.images.list().map(\.name) + store.content.list().map(\.digest.description)
+            + store.overlay.walk(filters: []).map { "\($0.name) \($0.kind)" } + store.content.ingests().map(\.ref)
+    }
+
+    private func pullError(_ body: () async throws -> PullResult) async -> PullError? {
+        do {
+            _ = try await body()
+            return nil
+        } catch let error as PullError {
+            return error
+        } catch {
+            Issue.record("unexpected error \(error)")
+            return nil
+        }
+    }
+
+    @Test func tagAndDigestPullsMatchContainerd() async throws {
+        let fixtures = try ImageFixtures.get()
+        let registry = try RegistryServer("plain")
+        let digest = try registry.push(layout: fixtures.path("multi"), to: "team/multi:v1")
+        let (scratch, store) = try freshStore("registry-tag")
+        let result = try await Puller(store: store).pull("\(registry.host)/team/multi:v1", options: try options())
+        #expect(result.image == "\(registry.host)/team/multi:v1")
+        #expect(result.manifest.description == digest)
+        #expect(result.layers.map(\.chainID.description) == fixtures.image("multi").chainIDs)
+        for layer in result.layers {
+            try expectSameTree(layer.directory, fixtures.reference("multi", "layer-\(layer.index)"),
+                               ignoring: fixtures.unstableMTimes("multi", "layer-\(layer.index)"), scratch: scratch, "layer \(layer.index)")
+        }
+        #expect(try store.images.list().map(\.name) == ["\(registry.host)/team/multi:v1"])
+        // Every blob verified and kept in the content store.
+        for layer in result.layers { #expect(store.content.contains(layer.digest)) }
+
+        for reference in ["\(registry.host)/team/multi@\(digest)", "\(registry.host)/team/multi:v1@\(digest)"] {
+            let (otherScratch, other) = try freshStore("registry-digest")
+            defer { withExtendedLifetime(otherScratch) {} }
+            let byDigest = try await Puller(store: other).pull(reference, options: try options())
+            #expect(byDigest.manifest.description == digest)
+            #expect(byDigest.layers.map(\.chainID) == result.layers.map(\.chainID))
+        }
+
+        // Pulling again downloads nothing: every layer is reused.
+        let again = try await Puller(store: store).pull("\(registry.host)/team/multi:v1", options: try options())
+        #expect(again.layersReused == again.layers.count)
+
+        let missing = await pullError { try await Puller(store: store).pull("\(registry.host)/team/multi:nope", options: try options()) }
+        #expect(missing?.code == "not-found")
+        #expect(missing?.message.contains("manifest nope not found") == true, "\(missing?.message ?? "")")
+    }
+
+    @Test func aMultiPlatformIndexServesEachPlatform() async throws {
+        let fixtures = try ImageFixtures.get()
+        let registry = try RegistryServer("plain")
+        let index = try registry.push(layout: fixtures.path("platforms"), to: "team/platforms:v1", all: true)
+        var manifests: Set<String> = []
+        for platform in ["linux/amd64", "linux/arm64", "linux/arm/v7"] {
+            let (scratch, store) = try freshStore("registry-platform")
+            defer { withExtendedLifetime(scratch) {} }
+            let result = try await Puller(store: store).pull("\(registry.host)/team/platforms:v1", options: try options(platform: platform))
+            #expect(result.platform?.hasPrefix(platform) == true, "\(result.platform ?? "none") for \(platform)")
+            manifests.insert(result.manifest.description)
+            // The image is recorded by its index, as containerd does.
+            #expect(try store.images.list().first?.digest == index)
+            // The same platform from the OCI layout gives the same snapshots.
+            let (localScratch, local) = try freshStore("local-platform")
+            defer { withExtendedLifetime(localScratch) {} }
+            let fromLayout = try await Puller(store: local).pull("oci:" + fixtures.path("platforms") + ":latest",
+                                                                   options: PullOptions(platform: try Platform(parsing: platform)))
+            #expect(fromLayout.layers.map(\.chainID) == result.layers.map(\.chainID))
+        }
+        #expect(manifests.count == 3)
+        let (scratch, store) = try freshStore("registry-no-platform")
+        defer { withExtendedLifetime(scratch) {} }
+        let error = await pullError {
+            try await Puller(store: store).pull("\(registry.host)/team/platforms:v1", options: try options(platform: "linux/s390x"))
+        }
+        #expect(error?.code == "not-found")
+        #expect(error?.message.contains("no image for platform linux/s390x") == true, "\(error?.message ?? "")")
+        #expect(try state(store).isEmpty)
+    }
+
+    @Test func basicAuthenticationOverTLS() async throws {
+        let fixtures = try ImageFixtures.get()
+        let registry = try RegistryServer("basic-tls")
+        let ca = try #require(registry.info.ca)
+        try registry.push(layout: fixtures.path("shared-a"), to: "team/app:1.4")
+        let reference = "\(registry.host)/team/app:1.4"
+        let (scratch, store) = try freshStore("registry-basic")
+
+        let anonymous = await pullError { try await Puller(store: store).pull(reference, options: try options(ca: ca)) }
+        #expect(anonymous?.code == "unauthorized")
+        #expect(anonymous?.message.contains("401 Unauthorized") == true, "\(anonymous?.message ?? "")")
+        #expect(anonymous?.message.contains("--user") == true)
+        let wrong = await pullError { try await Puller(store: store).pull(reference, options: try options(user: "decant:wrong", ca: ca)) }
+        #expect(wrong?.code == "unauthorized")
+        #expect(wrong?.message.contains("credentials for \(registry.host) were refused") == true, "\(wrong?.message ?? "")")
+        #expect(try state(store).isEmpty)
+
+        let result = try await Puller(store: store).pull(reference, options: try options(user: "decant:decant-secret", ca: ca))
+        #expect(result.layers.map(\.chainID.description) == fixtures.image("shared-a").chainIDs)
+
+        // The same credentials from a docker config file (what `docker login` writes).
+        let config = scratch.url.appendingPathComponent("config.json")
+        let auth = Data("decant:decant-secret".utf8).base64EncodedString()
+        try Data(#"{"auths":{"\#(registry.host)":{"auth":"\#(auth)"}}}"#.utf8).write(to: config)
+        let (otherScratch, other) = try freshStore("registry-docker-config")
+        defer { withExtendedLifetime(otherScratch) {} }
+        let fromConfig = try await Puller(store: other).pull(reference, options: try options(ca: ca, dockerConfig: config.path))
+        #expect(fromConfig.layers.map(\.chainID) == result.layers.map(\.chainID))
+
+        // Without the CA the certificate is not trusted, and plain HTTP does not answer either.
+        let (untrustedScratch, untrusted) = try freshStore("registry-untrusted")
+        defer { withExtendedLifetime(untrustedScratch) {} }
+        let notTrusted = await pullError { try await Puller(store: untrusted).pull(reference, options: try options(user: "decant:decant-secret")) }
+        #expect(notTrusted != nil)
+        #expect(try state(untrusted).isEmpty)
+    }
+
+    @Test func bearerTokensFromATokenService() async throws {
+        let fixtures = try ImageFixtures.get()
+        let registry = try RegistryServer("token")
+        try registry.push(layout: fixtures.path("multi"), to: "team/tokened:v1")
+        let pushes = try registry.tokenRequests().count
+        let reference = "\(registry.host)/team/tokened:v1"
+        let (scratch, store) = try freshStore("registry-token")
+        defer { withExtendedLifetime(scratch) {} }
+
+        let anonymous = await pullError { try await Puller(store: store).pull(reference, options: try options()) }
+        #expect(anonymous?.code == "unauthorized")
+        #expect(anonymous?.message.contains("refused anonymous access for repository:team/tokened:pull") == true, "\(anonymous?.message ?? "")")
+        #expect(try state(store).isEmpty)
+
+        let before = try registry.tokenRequests().count
+        let result = try await Puller(store: store).pull(reference, options: try options(user: "decant:decant-secret"))
+        #expect(result.layers.map(\.chainID.description) == fixtures.image("multi").chainIDs)
+        let requests = try registry.tokenRequests().dropFirst(before)
+        // One token for the whole pull (7 manifest and blob requests, 5 layers at once): cached per scope.
+        #expect(requests.count == 1, "\(requests)")
+        #expect(requests.first?["scopes"] as? [String] == ["repository:team/tokened:pull"])
+        #expect(requests.first?["credentials"] as? Bool == true)
+        #expect(pushes > 0)
+    }
+
+    @Test func aMirrorWithoutTheImageFallsBackToTheUpstream() async throws {
+        let fixtures = try ImageFixtures.get()
+        let upstream = try RegistryServer("plain")
+        try upstream.push(layout: fixtures.path("shared-b"), to: "team/mirrored:v1")
+        let mirrorRegistry = try RegistryServer("plain")
+        let mirror = try FaultProxy(upstream: mirrorRegistry, faults: [])
+        let (scratch, store) = try freshStore("registry-mirror")
+        let hosts = try scratch.directory("certs.d/\(upstream.host)")
+        try """
+            server = "http://\(upstream.host)"
+            [host."http://\(mirror.host)"]
+              capabilities = ["pull", "resolve"]
+            """.write(to: hosts.appendingPathComponent("hosts.toml"), atomically: true, encoding: .utf8)
+        let hostsDirectory = scratch.url.appendingPathComponent("certs.d").path
+        let reference = "\(upstream.host)/team/mirrored:v1"
+        let result = try await Puller(store: store).pull(reference, options: try options(hostsDirectory: hostsDirectory))
+        #expect(result.layers.map(\.chainID.description) == fixtures.image("shared-b").chainIDs)
+        let asked = try mirror.requests()
+        #expect(asked.contains { ($0["path"] as? String)?.contains("/team/mirrored/manifests/v1") == true && $0["status"] as? Int == 404 },
+                "the mirror was asked first: \(asked)")
+
+        // Once the mirror has the image, the upstream is not needed at all.
+        try mirrorRegistry.push(layout: fixtures.path("shared-b"), to: "team/mirrored:v1")
+        let upstreamLog = try String(contentsOfFile: upstream.info.log, encoding: .utf8)
+        let (otherScratch, other) = try freshStore("registry-mirror-hit")
+        defer { withExtendedLifetime(otherScratch) {} }
+        _ = try await Puller(store: other).pull(reference, options: try options(hostsDirectory: hostsDirectory))
+        #expect(try String(contentsOfFile: upstream.info.log, encoding: .utf8) == upstreamLog, "the upstream saw requests")
+    }
+
+    @Test func aCutTransferResumesWithARangeRequest() async throws {
+        let fixtures = try ImageFixtures.get()
+        let registry = try RegistryServer("plain")
+        try registry.push(layout: fixtures.path("multi"), to: "team/cut:v1")
+        let proxy = try FaultProxy(upstream: registry, faults: ["--cut-after", "100000"])
+        let (scratch, store) = try freshStore("registry-cut")
+        let result = try await Puller(store: store).pull("\(proxy.host)/team/cut:v1", options: try options())
+        #expect(result.layers.map(\.chainID.description) == fixtures.image("multi").chainIDs)
+        let biggest = try #require(result.layers.max { $0.size < $1.size })
+        #expect(biggest.size > 100_000)
+        try expectSameTree(biggest.directory, fixtures.reference("multi", "layer-\(biggest.index)"),
+                           ignoring: fixtures.unstableMTimes("multi", "layer-\(biggest.index)"), scratch: scratch, "cut layer")
+        let blob = try proxy.requests().filter { ($0["path"] as? String)?.hasSuffix("/blobs/\(biggest.digest)") == true }
+        #expect(blob.first?["fault"] as? String == "cut")
+        #expect(blob.first?["bytes"] as? Int == 100_000)
+        // The rest came with a Range request, from where the bytes Decant had received ended
+        // (the HTTP client may drop what it buffered when the connection broke).
+        #expect(blob.count == 2, "\(blob)")
+        let range = try #require(blob.last?["range"] as? String)
+        let start = try #require(Int(range.dropFirst("bytes=".count).dropLast()))
+        #expect(range.hasPrefix("bytes=") && range.hasSuffix("-") && start > 0 && start <= 100_000, "\(range)")
+        #expect(blob.last?["status"] as? Int == 206)
+        #expect(blob.last?["bytes"] as? Int == Int(biggest.size) - start)
+        #expect(store.content.contains(biggest.digest))
+    }
+
+    @Test func aBlobWhoseBytesDoNotMatchItsDigestCommitsNothing() async throws {
+        let fixtures = try ImageFixtures.get()
+        let registry = try RegistryServer("plain")
+        try registry.push(layout: fixtures.path("multi"), to: "team/corrupt:v1")
+        let layer = try #require(fixtures.image("multi").layers.first).digest
+        let proxy = try FaultProxy(upstream: registry, faults: ["--corrupt-blob", layer])
+        let (scratch, store) = try freshStore("registry-corrupt")
+        defer { withExtendedLifetime(scratch) {} }
+        _ = try await Puller(store: store).pull("oci:" + fixtures.path("shared-a") + ":latest")
+        let before = try state(store)
+        let error = await pullError { try await Puller(store: store).pull("\(proxy.host)/team/corrupt:v1", options: try options()) }
+        let failure = try #require(error)
+        #expect(failure.layer == layer)
+        #expect(failure.code == "digest-mismatch", "\(failure)")
+        #expect(failure.description.contains(layer))
+        #expect(failure.description.contains("\(proxy.host)/team/corrupt:v1"))
+        #expect(try state(store) == before)
+    }
+
+    @Test func busyRegistriesAreRetried() async throws {
+        let fixtures = try ImageFixtures.get()
+        let registry = try RegistryServer("plain")
+        try registry.push(layout: fixtures.path("shared-a"), to: "team/busy:v1")
+        let unavailable = try FaultProxy(upstream: registry, faults: ["--status", "503", "--status-count", "2", "--status-path-regex", "/blobs/"])
+        let (scratch, store) = try freshStore("registry-busy")
+        defer { withExtendedLifetime(scratch) {} }
+        _ = try await Puller(store: store).pull("\(unavailable.host)/team/busy:v1", options: try options())
+        #expect(try unavailable.requests().filter { $0["status"] as? Int == 503 }.count == 2)
+
+        let limited = try FaultProxy(upstream: registry, faults: ["--status", "429", "--status-count", "1", "--status-path-regex", "/manifests/"])
+        let (otherScratch, other) = try freshStore("registry-429")
+        defer { withExtendedLifetime(otherScratch) {} }
+        _ = try await Puller(store: other).pull("\(limited.host)/team/busy:v1", options: try options())
+        #expect(try limited.requests().filter { $0["status"] as? Int == 429 }.count == 1)
+
+        // A registry that keeps failing: a clear error after the retries, nothing left behind.
+        let down = try FaultProxy(upstream: registry, faults: ["--status", "503", "--status-count", "100", "--status-path-regex", "/manifests/"])
+        let (downScratch, downStore) = try freshStore("registry-down")
+        defer { withExtendedLifetime(downScratch) {} }
+        let error = await pullError { try await Puller(store: downStore).pull("\(down.host)/team/busy:v1", options: try options()) }
+        #expect(error?.code == "unavailable")
+        #expect(error?.message.contains("503") == true, "\(error?.message ?? "")")
+        #expect(try state(downStore).isEmpty)
+    }
+
+    @Test func credentialsDoNotFollowARedirectToAnotherHost() async throws {
+        let fixtures = try ImageFixtures.get()
+        let registry = try RegistryServer("token")
+        try registry.push(layout: fixtures.path("shared-b"), to: "team/redirected:v1")
+        // Blobs answered with 307 to 127.0.0.2, which refuses (400) any request that carries an
+        // Authorization header, as object storage does.
+        let proxy = try FaultProxy(upstream: registry, faults: ["--redirect-blobs", "--redirect-reject-auth"])
+        let (scratch, store) = try freshStore("registry-redirect")
+        defer { withExtendedLifetime(scratch) {} }
+        let result = try await Puller(store: store).pull("\(proxy.host)/team/redirected:v1", options: try options(user: "decant:decant-secret"))
+        #expect(result.layers.map(\.chainID.description) == fixtures.image("shared-b").chainIDs)
+        let requests = try proxy.requests()
+        let redirected = requests.filter { $0["listener"] as? String == "redirect" }
+        #expect(!redirected.isEmpty)
+        #expect(redirected.allSatisfy { $0["authorization"] as? Bool == false && $0["status"] as? Int == 200 }, "\(redirected)")
+        #expect(requests.contains { $0["fault"] as? String == "redirect" && $0["authorization"] as? Bool == true })
+    }
+}
