@@ -199,7 +199,8 @@ struct UnpackScheduler: Sendable {
         let applied = await LayerApplier.applying(
             from: blob, into: FilePath(directory),
             options: ApplyOptions(layerName: layer.digest.description, mediaType: layer.mediaType, whiteouts: whiteouts,
-                                  gzip: options.gzip, io: options.io, cancellation: pull.cancellation))
+                                  gzip: options.gzip, io: options.io, cancellation: pull.cancellation,
+                                  writebackAbove: options.sync == .fs ? options.writebackAbove : nil))
         guard case .success(let result) = applied else {
             // A transfer that broke for good keeps what it received, so that the next pull
             // resumes there; any other failure leaves no trace.
@@ -234,7 +235,7 @@ struct UnpackScheduler: Sendable {
         if let writer, let tee = stream.tee {
             if let failure = tee.failure { throw failure }
             let storeStart = options.trace?.now() ?? 0
-            try writer.commit(labels: uncompressed)
+            try writer.commit(verified: digests.compressedDigest, size: digests.compressedSize, labels: uncompressed)
             options.trace?.record("store", layer: index, since: storeStart)
             pull.noteAdded(layer.digest)
         } else if store.content.contains(layer.digest) {
@@ -263,13 +264,15 @@ struct UnpackScheduler: Sendable {
         }
         // Another process writing the same blob holds its ingest: extract without storing.
         let ref = "layer-" + layer.digest.description
-        guard var writer = try? store.content.writer(ref: ref, expected: layer.digest, total: layer.size) else {
+        // The decoding thread hashes every byte the ingest receives (and those it already had,
+        // read first): the writer need not hash them again.
+        guard var writer = try? store.content.writer(ref: ref, expected: layer.digest, total: layer.size, hashing: false) else {
             let origin = try await source.open(layer, offset: 0)
             return BlobStreams(source: origin, remote: origin as? any BlobStream)
         }
         if writer.offset > layer.size {
             writer.discard()
-            writer = try store.content.writer(ref: ref, expected: layer.digest, total: layer.size)
+            writer = try store.content.writer(ref: ref, expected: layer.digest, total: layer.size, hashing: false)
         }
         let resumeAt = writer.offset
         let origin: any ByteSource

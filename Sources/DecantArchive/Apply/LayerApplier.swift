@@ -37,7 +37,7 @@ public enum LayerApplier {
         thread.name = "decant-decode"
         thread.start()
 
-        let sink = makeSink(options.io, logger: logger)
+        let sink = makeSink(options.io, writebackAbove: options.writebackAbove, logger: logger)
         let writer = LayerWriter(tree: tree, whiteouts: options.whiteouts, sink: sink)
         var current: String?
         do {
@@ -96,12 +96,14 @@ public enum LayerApplier {
         }
     }
 
-    private static func makeSink(_ backend: FileIOBackend, logger: Logger) -> any RegularFileSink {
+    private static func makeSink(_ backend: FileIOBackend, writebackAbove: Int64?, logger: Logger) -> any RegularFileSink {
         switch backend {
         case .syscalls:
-            return SyscallFileSink()
+            return SyscallFileSink(writebackAbove: writebackAbove)
         case .uring:
-            return UringFileSink.make(logger: logger) ?? SyscallFileSink()
+            guard let sink = UringFileSink.make(logger: logger) else { return SyscallFileSink(writebackAbove: writebackAbove) }
+            sink.writebackAbove = writebackAbove
+            return sink
         }
     }
 
