@@ -101,8 +101,11 @@ public final class ContentStore: Sendable {
 
     /// A writer for `ref`, resuming a partial ingest of the same ref where there is one. Fails
     /// with `unavailable` while another writer holds the ref.
-    public func writer(ref: String, expected: Digest? = nil, total: Int64? = nil) throws(StoreError) -> IngestWriter {
-        try IngestWriter(store: self, ref: ref, expected: expected, total: total, directory: ingestDirectory(ref))
+    ///
+    /// With `hashing` false the writer does not hash what it is given: the caller hashes the same
+    /// bytes on their way elsewhere and commits with ``IngestWriter/commit(verified:labels:)``.
+    public func writer(ref: String, expected: Digest? = nil, total: Int64? = nil, hashing: Bool = true) throws(StoreError) -> IngestWriter {
+        try IngestWriter(store: self, ref: ref, expected: expected, total: total, directory: ingestDirectory(ref), hashing: hashing)
     }
 
     /// Ingests `digest` once however many callers ask at the same time: the first runs `write`

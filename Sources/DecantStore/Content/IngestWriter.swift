@@ -24,10 +24,12 @@ public final class IngestWriter {
     private let data: OwnedDescriptor
     private let lock: OwnedDescriptor
     private var hasher = DigestHasher()
+    private let hashing: Bool
     private var committed = false
 
-    init(store: ContentStore, ref: String, expected: Digest?, total: Int64?, directory: String) throws(StoreError) {
+    init(store: ContentStore, ref: String, expected: Digest?, total: Int64?, directory: String, hashing: Bool = true) throws(StoreError) {
         self.store = store
+        self.hashing = hashing
         self.ref = ref
         self.expected = expected
         self.total = total
@@ -67,7 +69,7 @@ public final class IngestWriter {
         } catch {
             throw StoreError(.io, "cannot write ingest \(ref)", describing: error)
         }
-        hasher.update(bytes)
+        if hashing { hasher.update(bytes) }
         offset += Int64(bytes.count)
         if offset >= 1 << 20 { Failpoint.hit("content-mid-ingest") }
     }
@@ -77,6 +79,22 @@ public final class IngestWriter {
             Result { () throws(StoreError) in try write(buffer) }
         }
         try result.get()
+    }
+
+    /// Commits a blob whose bytes the caller hashed on their way here (a writer opened with
+    /// `hashing: false`): `digest` is what it measured, and must be what the writer was opened to
+    /// expect. The size is checked against what was written.
+    @discardableResult
+    public func commit(verified digest: Digest, size: Int64, labels: [String: String] = [:]) throws(StoreError) -> ContentInfo {
+        if size != offset || (total.map { $0 != offset } ?? false) {
+            discard()
+            throw StoreError(.digestMismatch, "blob \(digest) has \(offset) bytes written, expected \(total ?? size)")
+        }
+        if let expected, expected != digest {
+            discard()
+            throw StoreError(.digestMismatch, "blob \(ref) has digest \(digest), expected \(expected)")
+        }
+        return try publish(digest, labels: labels)
     }
 
     /// Verifies what was written against `size` and `digest` (or what the writer was opened
@@ -96,10 +114,14 @@ public final class IngestWriter {
             discard()
             throw StoreError(.digestMismatch, "blob \(ref) has digest \(actual), expected \(wantedDigest)")
         }
+        return try publish(actual, labels: labels)
+    }
+
+    private func publish(_ digest: Digest, labels: [String: String] = [:]) throws(StoreError) -> ContentInfo {
         if fsync(data.rawValue) != 0 {
             throw StoreError(.io, "fsync of ingest \(ref) failed", cause: SystemCallError("fsync", path: directory + "/data", errno: Errno(rawValue: errno)))
         }
-        let info = try store.publish(ingestData: directory + "/data", digest: actual, labels: labels)
+        let info = try store.publish(ingestData: directory + "/data", digest: digest, labels: labels)
         committed = true
         try? FileManager.default.removeItem(atPath: directory)
         return info
@@ -118,7 +140,12 @@ public final class IngestWriter {
         offset = 0
     }
 
+    /// Counts (and, when hashing, hashes) the bytes an interrupted writer left.
     private func rehashExisting() throws(StoreError) {
+        if !hashing {
+            offset = fileSize(directory + "/data") ?? 0
+            return
+        }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 4096)
         defer { buffer.deallocate() }
         while true {
