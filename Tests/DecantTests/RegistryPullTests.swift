@@ -301,4 +301,53 @@ import Testing
         #expect(redirected.allSatisfy { $0["authorization"] as? Bool == false && $0["status"] as? Int == 200 }, "\(redirected)")
         #expect(requests.contains { $0["fault"] as? String == "redirect" && $0["authorization"] as? Bool == true })
     }
+
+    /// The command line: a pull killed in the middle of a layer (SIGKILL) leaves its ingest; the
+    /// next pull reads those bytes back and asks the registry only for the rest. Also the exit
+    /// status and message of a 401, and `--trace`.
+    @Test func aKilledPullResumesFromItsIngest() throws {
+        let registry = try RegistryServer("plain")
+        let scratch = try Scratch("registry-cli")
+        let layout = scratch.url.appendingPathComponent("big").path
+        let made = try Shell.check(["python3", RegistryServer.scripts.appendingPathComponent("make-big-image.py").path, layout, "6"])
+        let big = try #require(try JSONSerialization.jsonObject(with: Data(made.stdout.utf8)) as? [String: Any])
+        let layer = try #require(big["layer"] as? String)
+        try registry.push(layout: layout, to: "team/big:v1")
+        let proxy = try FaultProxy(upstream: registry, faults: [])
+        let root = scratch.url.appendingPathComponent("root").path
+        func decant(_ arguments: [String], failpoint: String? = nil) throws -> Shell.Output {
+            var command = "DECANT_ROOT='\(root)' DOCKER_CONFIG=/nonexistent "
+            if let failpoint { command += "DECANT_FAILPOINT=\(failpoint) " }
+            return try Shell.run(["bash", "-c", command + "'\(Repository.decant)' " + arguments.map { "'\($0)'" }.joined(separator: " ")])
+        }
+        let reference = "\(proxy.host)/team/big:v1"
+        let killed = try decant(["pull", "--hosts-dir", "/nonexistent", reference], failpoint: "content-mid-ingest")
+        #expect(killed.status != 0)
+        let store = try Store(layout: StoreLayout(root: root))
+        let ingest = try #require(try store.content.ingests().first { $0.ref == "layer-" + layer })
+        #expect(ingest.offset >= 1 << 20)
+
+        let trace = scratch.url.appendingPathComponent("trace.json").path
+        let resumed = try decant(["pull", "--hosts-dir", "/nonexistent", "--trace", trace, reference])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let requests = try proxy.requests().filter { ($0["path"] as? String)?.hasSuffix("/blobs/\(layer)") == true }
+        #expect(requests.last?["range"] as? String == "bytes=\(ingest.offset)-", "\(requests)")
+        #expect(requests.last?["status"] as? Int == 206)
+        #expect(store.content.contains(try #require(Digest(layer))))
+        #expect(try store.content.ingests().isEmpty)
+        let merged = try #require(try store.images.list().first)
+        #expect(merged.name == reference)
+        let data = try Data(contentsOf: URL(fileURLWithPath: trace))
+        let timeline = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect(timeline["ok"] as? Bool == true)
+        let phases = Set((timeline["spans"] as? [[String: Any]] ?? []).compactMap { $0["phase"] as? String })
+        #expect(phases.isSuperset(of: ["resolve", "queued", "extract", "store", "sync", "commit", "record"]), "\(phases)")
+        let stages = ((timeline["layers"] as? [[String: Any]])?.first?["stages"] as? [String: Double]) ?? [:]
+        #expect((stages["inflate"] ?? 0) > 0 && (stages["hash"] ?? 0) > 0 && (stages["write"] ?? 0) > 0, "\(stages)")
+
+        let denied = try RegistryServer("basic-tls")
+        let refused = try decant(["pull", "--hosts-dir", "/nonexistent", "--ca-file", try #require(denied.info.ca), "\(denied.host)/team/none:v1"])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("pull \(denied.host)/team/none:v1: ") && refused.stderr.contains("401 Unauthorized"), "\(refused.stderr)")
+    }
 }
