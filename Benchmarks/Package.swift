@@ -16,14 +16,37 @@ let package = Package(
         .package(url: "https://github.com/ordo-one/package-benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
+        // What both benchmark targets share: the layer (make-layer.sh), fresh extraction
+        // directories, diagnostics, the custom metrics.
+        .target(
+            name: "DecantBenchSupport",
+            dependencies: [.product(name: "Benchmark", package: "package-benchmark")],
+            path: "Support"
+        ),
+        // The applier end to end (blob to directory) against GNU tar.
         .executableTarget(
             name: "ApplyLayer",
             dependencies: [
+                "DecantBenchSupport",
                 .product(name: "Benchmark", package: "package-benchmark"),
                 .product(name: "DecantArchive", package: "Decant"),
                 .product(name: "DecantIO", package: "Decant"),
             ],
             path: "Benchmarks/ApplyLayer",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+        ),
+        // Inflate, hash, tar parsing and writing one at a time; reaches DecantArchive's internals
+        // through `@_spi(Benchmarks)`.
+        .executableTarget(
+            name: "Stages",
+            dependencies: [
+                "DecantBenchSupport",
+                .product(name: "Benchmark", package: "package-benchmark"),
+                .product(name: "DecantArchive", package: "Decant"),
+                .product(name: "DecantIO", package: "Decant"),
+                .product(name: "DecantOCI", package: "Decant"),
+            ],
+            path: "Benchmarks/Stages",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
         ),
     ],

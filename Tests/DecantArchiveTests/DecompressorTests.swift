@@ -1,4 +1,4 @@
-@testable import DecantArchive
+@_spi(Benchmarks) @testable import DecantArchive
 import DecantTestSupport
 import Foundation
 import Testing

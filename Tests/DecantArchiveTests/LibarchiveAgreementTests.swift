@@ -1,5 +1,5 @@
 import CArchive
-@testable import DecantArchive
+@_spi(Benchmarks) @testable import DecantArchive
 import DecantIO
 import DecantTestSupport
 import Foundation

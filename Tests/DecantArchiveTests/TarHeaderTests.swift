@@ -1,4 +1,4 @@
-@testable import DecantArchive
+@_spi(Benchmarks) @testable import DecantArchive
 import Testing
 
 /// Header field parsing against the rules of Go's `archive/tar`, which containerd reads with.

@@ -2,7 +2,8 @@
 ///
 /// Implementations own their C state and free it in `deinit`. They are not thread-safe; the
 /// decoding thread of one layer owns one.
-protocol Decompressor: AnyObject {
+/// `@_spi(Benchmarks)`: visible to Benchmarks/ (the per-stage benchmarks) only; internal otherwise.
+@_spi(Benchmarks) public protocol Decompressor: AnyObject {
     /// Decodes from `input` into `output`, advancing `input` past what was consumed, and returns the
     /// number of bytes written to `output`. Returns early when `output` is full or `input` is empty.
     func decompress(_ input: inout UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws(DecodeError) -> Int
@@ -12,7 +13,8 @@ protocol Decompressor: AnyObject {
 }
 
 /// Why a compressed stream could not be decoded.
-struct DecodeError: Error {
+/// `@_spi(Benchmarks)`: visible to Benchmarks/ (the per-stage benchmarks) only; internal otherwise.
+@_spi(Benchmarks) public struct DecodeError: Error {
     enum Kind {
         case truncated
         case corrupt

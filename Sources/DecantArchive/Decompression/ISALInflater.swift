@@ -4,7 +4,8 @@ import CISAL
 ///
 /// Multi-member streams are read whole, as Go's `gzip.Reader` (and so containerd) reads them: after
 /// a member ends, any further byte must start another member; anything else is trailing data.
-final class ISALInflater: Decompressor {
+/// `@_spi(Benchmarks)`: visible to Benchmarks/ (the per-stage benchmarks) only; internal otherwise.
+@_spi(Benchmarks) public final class ISALInflater: Decompressor {
     private let state: UnsafeMutablePointer<inflate_state>
     /// True from the end of one member until the next one produces output.
     private var betweenMembers = false
@@ -12,7 +13,7 @@ final class ISALInflater: Decompressor {
     /// ending there is a truncated member rather than trailing data).
     private var nextLooksLikeGzip = true
 
-    init() {
+    @_spi(Benchmarks) public init() {
         state = .allocate(capacity: 1)
         isal_inflate_init(state)
         state.pointee.crc_flag = UInt32(ISAL_GZIP)
@@ -22,7 +23,7 @@ final class ISALInflater: Decompressor {
         state.deallocate()
     }
 
-    func decompress(_ input: inout UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws(DecodeError) -> Int {
+    @_spi(Benchmarks) public func decompress(_ input: inout UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws(DecodeError) -> Int {
         var produced = 0
         while produced < output.count {
             if state.pointee.block_state == ISAL_BLOCK_FINISH {
@@ -48,7 +49,7 @@ final class ISALInflater: Decompressor {
         return produced
     }
 
-    func finish() throws(DecodeError) {
+    @_spi(Benchmarks) public func finish() throws(DecodeError) {
         if betweenMembers && !nextLooksLikeGzip {
             throw DecodeError(kind: .trailingData, message: "trailing data after gzip stream")
         }

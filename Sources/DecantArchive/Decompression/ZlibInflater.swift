@@ -3,14 +3,15 @@ import CZlib
 
 /// gzip through zlib: the fallback to ISA-L, and the baseline benchmarks compare it with.
 /// Multi-member streams and trailing data are handled as ``ISALInflater`` handles them.
-final class ZlibInflater: Decompressor {
+/// `@_spi(Benchmarks)`: visible to Benchmarks/ (the per-stage benchmarks) only; internal otherwise.
+@_spi(Benchmarks) public final class ZlibInflater: Decompressor {
     private let stream: UnsafeMutablePointer<z_stream>
     private var memberEnded = false
     private var betweenMembers = false
     /// See ``ISALInflater``: whether the bytes after the last member start like a gzip member.
     private var nextLooksLikeGzip = true
 
-    init() {
+    @_spi(Benchmarks) public init() {
         stream = .allocate(capacity: 1)
         stream.initialize(to: z_stream())
         // Only fails on out-of-memory, which Swift treats as fatal everywhere else too.
@@ -22,7 +23,7 @@ final class ZlibInflater: Decompressor {
         stream.deallocate()
     }
 
-    func decompress(_ input: inout UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws(DecodeError) -> Int {
+    @_spi(Benchmarks) public func decompress(_ input: inout UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws(DecodeError) -> Int {
         var produced = 0
         while produced < output.count {
             if memberEnded {
@@ -64,7 +65,7 @@ final class ZlibInflater: Decompressor {
         return produced
     }
 
-    func finish() throws(DecodeError) {
+    @_spi(Benchmarks) public func finish() throws(DecodeError) {
         if betweenMembers && !nextLooksLikeGzip {
             throw DecodeError(kind: .trailingData, message: "trailing data after gzip stream")
         }

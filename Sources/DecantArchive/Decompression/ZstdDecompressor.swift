@@ -2,12 +2,13 @@ import CZstd
 
 /// zstd through `ZSTD_decompressStream`, which reads every frame of a multi-frame stream (and skips
 /// skippable frames) on its own.
-final class ZstdDecompressor: Decompressor {
+/// `@_spi(Benchmarks)`: visible to Benchmarks/ (the per-stage benchmarks) only; internal otherwise.
+@_spi(Benchmarks) public final class ZstdDecompressor: Decompressor {
     private let stream: OpaquePointer
     /// `ZSTD_decompressStream` returns 0 exactly when a frame is complete and flushed.
     private var frameComplete = true
 
-    init() {
+    @_spi(Benchmarks) public init() {
         // Only fails on out-of-memory.
         stream = ZSTD_createDStream()!
         ZSTD_initDStream(stream)
@@ -17,7 +18,7 @@ final class ZstdDecompressor: Decompressor {
         ZSTD_freeDStream(stream)
     }
 
-    func decompress(_ input: inout UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws(DecodeError) -> Int {
+    @_spi(Benchmarks) public func decompress(_ input: inout UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws(DecodeError) -> Int {
         var inBuffer = ZSTD_inBuffer(src: input.baseAddress, size: input.count, pos: 0)
         var outBuffer = ZSTD_outBuffer(dst: output.baseAddress, size: output.count, pos: 0)
         defer { input = UnsafeRawBufferPointer(rebasing: input[inBuffer.pos...]) }
@@ -38,7 +39,7 @@ final class ZstdDecompressor: Decompressor {
         return outBuffer.pos
     }
 
-    func finish() throws(DecodeError) {
+    @_spi(Benchmarks) public func finish() throws(DecodeError) {
         if !frameComplete {
             throw DecodeError(kind: .truncated, message: "truncated zstd stream: it ends inside a frame")
         }

@@ -1,12 +1,13 @@
 /// A fixed-size block of memory that carries bytes from the decoding thread to the applying
 /// thread. It owns its allocation; ownership of the whole buffer passes through ``ChunkQueue``, so
 /// exactly one thread touches it at a time (hence `@unchecked Sendable`).
-final class ChunkBuffer: @unchecked Sendable {
+/// `@_spi(Benchmarks)`: visible to Benchmarks/ (the per-stage benchmarks) only; internal otherwise.
+@_spi(Benchmarks) public final class ChunkBuffer: @unchecked Sendable {
     let storage: UnsafeMutableRawBufferPointer
     /// How many bytes at the start of `storage` are valid.
-    var count = 0
+    @_spi(Benchmarks) public var count = 0
 
-    init(capacity: Int) {
+    @_spi(Benchmarks) public init(capacity: Int) {
         storage = .allocate(byteCount: capacity, alignment: 4096)
     }
 
@@ -14,7 +15,7 @@ final class ChunkBuffer: @unchecked Sendable {
         storage.deallocate()
     }
 
-    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: storage[..<count]) }
-    var free: UnsafeMutableRawBufferPointer { UnsafeMutableRawBufferPointer(rebasing: storage[count...]) }
+    @_spi(Benchmarks) public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: storage[..<count]) }
+    @_spi(Benchmarks) public var free: UnsafeMutableRawBufferPointer { UnsafeMutableRawBufferPointer(rebasing: storage[count...]) }
     var isFull: Bool { count == storage.count }
 }

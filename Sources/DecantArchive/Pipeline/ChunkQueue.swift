@@ -7,9 +7,10 @@ import Foundation
 /// `buffers × capacity` whatever the layer's size, and a fast producer waits for a slow consumer.
 /// Either side can close the queue (the producer with the stream's outcome, the consumer when it
 /// gives up), which wakes the other.
-final class ChunkQueue: @unchecked Sendable {
+/// `@_spi(Benchmarks)`: visible to Benchmarks/ (the per-stage benchmarks) only; internal otherwise.
+@_spi(Benchmarks) public final class ChunkQueue: @unchecked Sendable {
     /// How the producer's stream ended.
-    enum Outcome {
+    @_spi(Benchmarks) public enum Outcome {
         case finished
         case failed(any Error)
     }
@@ -25,7 +26,7 @@ final class ChunkQueue: @unchecked Sendable {
     private(set) var producerWaiting: Double = 0
     private(set) var consumerWaiting: Double = 0
 
-    init(buffers: Int, capacity: Int) {
+    @_spi(Benchmarks) public init(buffers: Int, capacity: Int) {
         empty = (0..<buffers).map { _ in ChunkBuffer(capacity: capacity) }
     }
 
@@ -48,7 +49,7 @@ final class ChunkQueue: @unchecked Sendable {
     }
 
     /// Hands a filled buffer to the consumer.
-    func send(_ buffer: ChunkBuffer) {
+    @_spi(Benchmarks) public func send(_ buffer: ChunkBuffer) {
         condition.lock()
         filled.append(buffer)
         condition.signal()
@@ -56,7 +57,7 @@ final class ChunkQueue: @unchecked Sendable {
     }
 
     /// Ends the stream; the consumer sees `outcome` after the buffers already sent.
-    func close(_ outcome: Outcome) {
+    @_spi(Benchmarks) public func close(_ outcome: Outcome) {
         condition.lock()
         self.outcome = outcome
         condition.broadcast()

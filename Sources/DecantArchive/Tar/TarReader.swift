@@ -5,7 +5,8 @@
 /// base-256 numbers) and PAX (`x` records; `g` returned as a ``TarEntry/Kind/globalHeader``);
 /// header-only types (links, devices, directories, fifos) carry no data whatever their size field
 /// says; a `\0` typeflag names a directory when the name ends in `/`.
-final class TarReader {
+/// `@_spi(Benchmarks)`: visible to Benchmarks/ (the per-stage benchmarks) only; internal otherwise.
+@_spi(Benchmarks) public final class TarReader {
     private let queue: ChunkQueue
     private var current: ChunkBuffer?
     private var offset = 0
@@ -17,7 +18,7 @@ final class TarReader {
     /// from it can finish first.
     var beforeRecycle: () throws -> Void = {}
 
-    init(queue: ChunkQueue) {
+    @_spi(Benchmarks) public init(queue: ChunkQueue) {
         self.queue = queue
     }
 
@@ -29,7 +30,7 @@ final class TarReader {
 
     /// The next entry, or `nil` at the end of the archive. Skips whatever data of the previous
     /// entry was not read.
-    func next() throws -> TarEntry? {
+    @_spi(Benchmarks) public func next() throws -> TarEntry? {
         try skipData()
         var pax = PAXRecords()
         var longName: [UInt8]?
@@ -138,7 +139,7 @@ final class TarReader {
     }
 
     /// Reads everything after the end-of-archive marker, so that it counts toward the diff_id.
-    func drain() throws {
+    @_spi(Benchmarks) public func drain() throws {
         while try !contiguous(max: Int.max).isEmpty {}
     }
 
