@@ -2,8 +2,8 @@
 """Tables and results JSON for perf/compare.sh (called by it; see perf/results/README.md).
 
 Reads the runs table compare.sh wrote (one tab-separated line per run:
-image tool round status wall user sys rss_kb daemon_cpu_s daemon_rss_kb machine_busy_cpu_s load1,
-or image tool round n/a), each image's meta.json, and decant's --json output of every run
+image tool round status wall user sys rss_kb daemon_cpu_s daemon_rss_kb machine_busy_cpu_s load1
+[registry_cpu_s], or image tool round n/a), each image's meta.json, and decant's --json output of every run
 (RUNLOG/<image>.<tool>.<round>.log: event lines, then the summary object, then GNU time's report).
 Prints one table per image and writes everything to --out.
 """
@@ -17,7 +17,9 @@ import statistics
 import sys
 
 COLS = ["image", "tool", "round", "status", "wall", "user", "sys", "rss_kb", "daemon_cpu",
-        "daemon_rss_kb", "machine_busy", "load1"]
+        "daemon_rss_kb", "machine_busy", "load1", "registry_cpu"]
+CTR_TOOLS = ("containerd", "containerd-registry")  # run against the private daemon
+REGISTRY_TOOLS = ("decant-registry", "containerd-registry")  # pull from the local registry
 
 
 def parse_args():
@@ -42,13 +44,19 @@ def read_runs(path):
         r["round"] = int(r["round"])
         for k in ("wall", "user", "sys", "daemon_cpu", "machine_busy", "load1"):
             r[k] = float(r[k] or 0)
+        # the registry's CPU during the run (registry tools only; older tables lack the column)
+        if r["tool"] in REGISTRY_TOOLS and r.get("registry_cpu"):
+            r["registry_cpu"] = float(r["registry_cpu"])
+        else:
+            r.pop("registry_cpu", None)
         for k in ("rss_kb", "daemon_rss_kb"):
             r[k] = int(r[k] or 0)
         # what the tool itself used: the process tree, plus the daemon for containerd
         r["cpu_s"] = r["user"] + r["sys"] + r["daemon_cpu"]
         r["cpu_pct"] = 100 * r["cpu_s"] / r["wall"] if r["wall"] else 0
-        # everything else the machine did meanwhile (other engineers' builds...), in CPU-seconds
-        r["others_cpu_s"] = max(0.0, r["machine_busy"] - r["cpu_s"])
+        # everything else the machine did meanwhile (other engineers' builds...), in CPU-seconds;
+        # the registry serving the pull is not "others" either
+        r["others_cpu_s"] = max(0.0, r["machine_busy"] - r["cpu_s"] - r.get("registry_cpu", 0.0))
         runs.append(r)
     return runs
 
@@ -129,7 +137,9 @@ def main():
                     "others_cpu_s": statistics.median(r["others_cpu_s"] for r in ok),
                     "load1": statistics.median(r["load1"] for r in ok),
                 })
-                if tool == "containerd":
+                if tool in REGISTRY_TOOLS and all("registry_cpu" in r for r in ok):
+                    t["registry_cpu_s"] = statistics.median(r["registry_cpu"] for r in ok)
+                if tool in CTR_TOOLS:
                     t["ctr_peak_rss_mb"] = max(r["rss_kb"] for r in ok) / 1024
                     t["daemon_peak_rss_mb"] = max(r["daemon_rss_kb"] for r in ok) / 1024
             if tool.startswith("decant") and ok:
@@ -172,6 +182,17 @@ def main():
         ref = img["tools"].get("decant", {}).get("median_s")
         img["ratio_to_decant"] = {tool: (t["median_s"] / ref if ref and "median_s" in t else None)
                                   for tool, t in img["tools"].items() if tool != "decant"}
+
+        def ratio(a, b):  # median of tool a / median of tool b, or None
+            ma, mb = (img["tools"].get(x, {}).get("median_s") for x in (a, b))
+            return ma / mb if ma and mb else None
+        if any(t in img["tools"] for t in REGISTRY_TOOLS):
+            img["registry"] = {
+                # issue 6: a registry pull within 1.2x of the same pull from an OCI layout
+                "decant_registry_over_layout": ratio("decant-registry", "decant"),
+                "ctr_pull_over_decant_registry": ratio("containerd-registry", "decant-registry"),
+                "ctr_pull_over_ctr_import": ratio("containerd-registry", "containerd"),
+            }
         result["images"][image] = img
 
     result["warnings"] = warnings
@@ -201,7 +222,7 @@ def main():
                 print(f"| {tool} | failed | | | | | | | | | |")
                 continue
             rss = f"{t['peak_rss_mb']:.0f}"
-            if tool == "containerd":
+            if tool in CTR_TOOLS:
                 rss = f"{t['daemon_peak_rss_mb']:.0f} (daemon) / {t['ctr_peak_rss_mb']:.0f} (ctr)"
             ratio = "1.00x" if tool == "decant" else fmt_ratio(img["ratio_to_decant"].get(tool))
             flag = "" if t["status"] == "ok" else f" ({t['status']})"
@@ -219,9 +240,21 @@ def main():
                 print(f"decant median run (round {mr['round']}): wall {mr['wall_s']:.2f} s, decant's own "
                       f"{mr['decant_seconds']:.2f} s; layer extraction {lays}; slowest layer "
                       f"{mr['slowest_layer_s']:.2f} s, sum {mr['sum_layer_s']:.2f} s")
+        reg = img.get("registry")
+        if reg:
+            rt = img["tools"]
+            rcpu = "; ".join(f"{tool} {rt[tool]['registry_cpu_s']:.2f} s" for tool in REGISTRY_TOOLS
+                             if "registry_cpu_s" in rt.get(tool, {}))
+            r = reg["decant_registry_over_layout"]
+            verdict = "" if r is None else (" (within 1.2x)" if r <= 1.2 else " (over 1.2x)")
+            print(f"\nregistry pull / OCI-layout pull (decant): {fmt_ratio(r)}{verdict}  (issue 6: <= 1.2x)\n"
+                  f"ctr pull / decant registry pull: {fmt_ratio(reg['ctr_pull_over_decant_registry'])}  "
+                  f"(> 1: decant is faster); ctr pull / ctr import: {fmt_ratio(reg['ctr_pull_over_ctr_import'])}\n"
+                  f"registry's own CPU per pull (median, in neither tool's CPU): {rcpu or '-'}")
     print("\nuser/sys s: the timed process tree (for containerd: ctr only); CPU s and CPU %: user + sys, "
-          "plus the daemon's CPU (with its unpigz children) for containerd; others' CPU s: CPU time the rest of "
-          "the machine used during the run (/proc/stat): other users' work, but also kernel threads working "
+          "plus the daemon's CPU (with its unpigz children) for containerd and containerd-registry; others' CPU s: "
+          "CPU time the rest of the machine used during the run (/proc/stat; minus the registry's own CPU for the "
+          "registry tools): other users' work, but also kernel threads working "
           "for the tool (writeback flushers, the loop device), so an upper bound on the noise")
     for w in warnings:
         print("warning:", w, file=sys.stderr)

@@ -4,16 +4,20 @@
 #   bash perf/compare.sh                       # 4 images x 4 tools x 3 round-robin runs (~30-40 min)
 #   bash perf/compare.sh --quick               # ~100-150 MB images, smoke run (~3 min)
 #   bash perf/compare.sh --runs 5 --images many-files-gzip,big-files-zstd --tools decant,tar
+#   bash perf/compare.sh --registry            # the four tools plus both pulls from a local registry
 #
 # Options:
 #   --runs N          runs per tool and image (default 3); the tables show medians
 #   --images LIST     comma-separated, from many-files-gzip, many-files-zstd, big-files-gzip,
 #                     big-files-zstd (default: all four)
 #   --tools LIST      comma-separated, run in this order within a round (default
-#                     decant,containerd,umoci,tar); also available: decant-nosync
+#                     decant,containerd,umoci,tar); also available: decant-nosync,
+#                     decant-registry, containerd-registry
+#   --registry        add decant-registry and containerd-registry to the tools (after the others,
+#                     unless --tools already names them): pulls from a local docker-registry
 #   --quick           small images (cache subdir images-quick) for a smoke run
-#   --cache DIR       where images, the private containerd and scratch trees live
-#                     (default $DECANT_PERF_CACHE or /var/tmp/decant-perf; must be on the
+#   --cache DIR       where images, the registry's storage, the private containerd and scratch
+#                     trees live (default $DECANT_PERF_CACHE or /var/tmp/decant-perf; must be on the
 #                     filesystem you want to measure: every tool writes there)
 #   --decant BIN      use this decant binary instead of building one
 #   --scratch DIR     swift build --scratch-path (default .build-perf, so a concurrent
@@ -44,15 +48,30 @@
 #   tar             for each layer, bottom first: tar -I pigz -xf BLOB -C DIR (gzip) or
 #                   tar -I zstd -xf BLOB -C DIR (zstd), all into one directory, no whiteout
 #                   handling (the baseline of shared/ANCHORS.md)
+#   decant-registry DECANT_ROOT=<fresh dir> decant pull --json HOST/perf/IMAGE:latest (defaults
+#                   as for decant; HOST is loopback, so decant falls back from HTTPS to plain HTTP
+#                   by itself)
+#   containerd-registry
+#                   ctr -n perf images pull --plain-http --snapshotter overlayfs HOST/perf/IMAGE:latest
+#                   (fetch, then unpack) against the same private containerd, measured and emptied
+#                   between runs as for containerd
+#   Both registry tools pull from one docker-registry (Tests/RegistryFixtures/registry.py, plain
+#   HTTP on 127.0.0.1, Debian's distribution 2.8) started once per script run on the storage
+#   CACHE/registry (CACHE/registry-quick for --quick), stopped on exit. Each image is pushed there
+#   once with skopeo --preserve-digests (skipped when the registry already serves the layout's
+#   manifest digest under perf/IMAGE:latest). The registry's CPU time during each run is
+#   recorded separately (registry_cpu; not part of either tool's CPU). Its log goes to the runs
+#   log directory.
 #
 # Protocol (as in shared/ANCHORS.md): the images are built once into CACHE (perf/make-images.py,
 # from files of this machine, reused when present). For each image, the tools run round-robin
 # (A B C D A B C D ...). Before every run, outside the timing: the previous run's output is
 # removed (rm -rf / ctr images rm), then sync, echo 3 > /proc/sys/vm/drop_caches, and the run's
-# input (layer blobs or the archive) and the tool's executables and shared libraries are read
-# once, so that every tool starts from a cached input and binary and an uncached, freshly
-# emptied destination. The machine's load average and the CPU time
-# used by everything else during each run (from /proc/stat) are recorded next to each run.
+# input (layer blobs, the archive, or the image's blob and metadata files in the registry's
+# storage) and the tool's executables and shared libraries are read once, so that every tool
+# starts from a cached input and binary and an uncached, freshly emptied destination. The
+# machine's load average and the CPU time used by everything else during each run (from
+# /proc/stat) are recorded next to each run.
 #
 # Output: one table per image on stdout (median seconds per tool, ratio to decant, decant MB/s,
 # entries/s, files/s, peak RSS, CPU%), and the same data plus every run and decant's per-layer
@@ -60,8 +79,10 @@
 # Per-run logs (decant's JSON lines, ctr/umoci/tar output) are kept in CACHE/runs/<date>/.
 #
 # Needs root (drop_caches, containerd, mknod/chown in the trees). Installs containerd, pigz,
-# zstd, umoci and GNU time through apt when missing. The private containerd, its mounts and the
-# scratch trees are removed on exit, also on failure or Ctrl-C; images stay cached.
+# zstd, umoci, GNU time (and for the registry tools docker-registry, skopeo, curl, openssl)
+# through apt when missing. The private containerd (started with Tests/Fixtures/private-containerd.sh),
+# its mounts, the registry process and the scratch trees are removed on exit, also on failure
+# or Ctrl-C; images and the registry's storage stay cached.
 set -euo pipefail
 export LC_ALL=C
 
@@ -78,6 +99,7 @@ DECANT=${DECANT:-}
 SCRATCH=$repo/.build-perf
 OUT=
 FS=root
+REGISTRY=0
 
 say() { printf '%s\n' "$*" >&2; }
 die() { say "compare.sh: $*"; exit 1; }
@@ -94,6 +116,7 @@ while [ $# -gt 0 ]; do
     --scratch) SCRATCH=${2:?}; shift 2 ;;
     --out) OUT=${2:?}; shift 2 ;;
     --fs) FS=${2:?}; shift 2 ;;
+    --registry) REGISTRY=1; shift ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument $1" ;;
     esac
@@ -106,19 +129,32 @@ for i in "${images[@]}"; do
     case $i in many-files-gzip | many-files-zstd | big-files-gzip | big-files-zstd) ;; *) die "unknown image $i" ;; esac
 done
 for t in "${tools[@]}"; do
-    case $t in decant | decant-nosync | containerd | umoci | tar) ;; *) die "unknown tool $t" ;; esac
+    case $t in
+    decant | decant-nosync | containerd | umoci | tar | decant-registry | containerd-registry) ;;
+    *) die "unknown tool $t" ;;
+    esac
 done
 has_tool() { local t; for t in "${tools[@]}"; do [ "$t" = "$1" ] && return 0; done; return 1; }
+if [ $REGISTRY = 1 ]; then
+    for t in decant-registry containerd-registry; do has_tool $t || tools+=("$t"); done
+fi
+TOOLS=$(IFS=,; echo "${tools[*]}")
+is_ctr() { [ "$1" = containerd ] || [ "$1" = containerd-registry ]; } # TOOL: runs against the daemon
+uses_registry() { has_tool decant-registry || has_tool containerd-registry; }
+uses_containerd() { has_tool containerd || has_tool containerd-registry; }
 
 [ "$(id -u)" = 0 ] || die "must run as root (drop_caches, containerd, chown/mknod in the trees)"
 
 # --- what we need --------------------------------------------------------------------------------
 need=()
 [ -x /usr/bin/time ] || need+=(time)
-command -v pigz >/dev/null || need+=(pigz)
+command -v pigz >/dev/null && command -v unpigz >/dev/null || need+=(pigz) # unpigz: containerd's gzip
 command -v zstd >/dev/null || need+=(zstd)
 [ -x "$PY" ] || need+=(python3)
-if has_tool containerd; then command -v containerd >/dev/null && command -v ctr >/dev/null || need+=(containerd); fi
+if uses_containerd; then command -v containerd >/dev/null && command -v ctr >/dev/null || need+=(containerd); fi
+if uses_registry; then
+    for p in docker-registry skopeo curl openssl; do command -v $p >/dev/null || need+=("$p"); done
+fi
 if has_tool umoci; then command -v umoci >/dev/null || need+=(umoci); fi
 if [ ${#need[@]} -gt 0 ]; then
     say "installing ${need[*]} through apt"
@@ -142,21 +178,22 @@ records=$RUNLOG/runs.tsv
 : >"$records"
 
 # --- cleanup, whatever happens -------------------------------------------------------------------
-PID=
+# the private containerd's start/stop: private_containerd_start/_check_snapshotters/_stop/
+# _unmount_below, which set PID (the daemon), SOCKDIR and SOCK (its gRPC socket)
+PRIVATE_CONTAINERD_SOCKDIR_PREFIX=/tmp/decant-perf-containerd # only if CD/run is too long a path
+. "$repo/Tests/Fixtures/private-containerd.sh"
 LOOPDEV=
-unmount_below() { # DIR: lazily unmount every mount point below DIR/, deepest first
-    local m
-    awk '{print $5}' /proc/self/mountinfo | { grep -F "$1/" || true; } | sort -r |
-        while read -r m; do umount -l "$m" 2>/dev/null || true; done
-}
-stop_containerd() {
-    if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
-        kill "$PID" 2>/dev/null || true
-        for _ in $(seq 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$PID" 2>/dev/null || true
-        wait "$PID" 2>/dev/null || true
-    fi
-    PID=
+REGPY=$repo/Tests/RegistryFixtures/registry.py
+if [ $QUICK = 1 ]; then REGDIR=$CACHE/registry-quick; else REGDIR=$CACHE/registry; fi
+REGHOST=
+REGPID=
+unmount_below() { private_containerd_unmount_below "$1"; } # DIR: lazily, deepest first
+stop_containerd() { private_containerd_stop; PID=; }
+stop_registry() { # stops our docker-registry (if any) and keeps its log with this run's logs
+    uses_registry || return 0
+    "$PY" "$REGPY" stop --dir "$REGDIR" >/dev/null 2>&1 || true
+    if [ -n "$REGPID" ] && [ -f "$REGDIR/registry.log" ]; then mv "$REGDIR/registry.log" "$RUNLOG/registry.log" || true; fi
+    REGPID=
 }
 fresh_fs_release() { # unmounts CACHE/work and detaches its loop device (fresh mode)
     unmount_below "$WORK"
@@ -167,6 +204,7 @@ fresh_fs_release() { # unmounts CACHE/work and detaches its loop device (fresh m
 cleanup() {
     local rc=$?
     stop_containerd
+    stop_registry
     unmount_below "$CACHE"
     [ "$FS" = fresh ] && fresh_fs_release
     rm -rf "$WORK" "$CD"
@@ -180,6 +218,10 @@ unmount_below "$CACHE"
 if mountpoint -q "$WORK"; then umount -l "$WORK"; fi
 for dev in $(losetup -j "$CACHE/fresh.img" 2>/dev/null | cut -d: -f1); do losetup -d "$dev" || true; done
 rm -rf "$WORK" "$CD" "$CACHE/fresh.img"
+if uses_registry; then # a registry a hard-killed run left running (registry.py checks pid and start time)
+    "$PY" "$REGPY" stop --dir "$REGDIR" >/dev/null 2>&1 || true
+    rm -f "$REGDIR/registry.log"
+fi
 mkdir -p "$WORK"
 fresh_fs() { # a new, empty ext4 (no journal) mounted at CACHE/work
     fresh_fs_release
@@ -224,59 +266,18 @@ meta() { # IMAGE EXPR: a value from the image's meta.json (m = the parsed object
 
 # --- private containerd --------------------------------------------------------------------------
 NS=perf
-SOCK=$CD/run/containerd.sock
 CROOT=$CD/root
 [ "$FS" = fresh ] && CROOT=$WORK/containerd-root # on the fresh file system; config, state, sockets stay in CD
 start_containerd() {
-    mkdir -p "$CD/run" "$CD/cwd" "$CD/tmp"
-    cat >"$CD/config.toml" <<EOF
-version = 2
-root = "$CROOT"
-state = "$CD/state"
-disabled_plugins = [
-  "io.containerd.grpc.v1.cri",
-  "io.containerd.snapshotter.v1.aufs",
-  "io.containerd.snapshotter.v1.btrfs",
-  "io.containerd.snapshotter.v1.devmapper",
-  "io.containerd.snapshotter.v1.zfs",
-  "io.containerd.tracing.processor.v1.otlp",
-  "io.containerd.internal.v1.tracing",
-]
-
-[grpc]
-  address = "$SOCK"
-
-[ttrpc]
-  address = "$SOCK.ttrpc"
-
-[debug]
-  address = "$CD/run/debug.sock"
-  level = "info"
-
-[metrics]
-  address = ""
-
-[plugins."io.containerd.internal.v1.opt"]
-  path = "$CD/opt"
-EOF
-    # cwd: an empty directory (containerd 1.6 resolves some hardlink names relative to it);
-    # TMPDIR: its temporary mounts (mount.WithTempMount) land below CACHE, where cleanup looks
-    (cd "$CD/cwd" && exec env -u XDG_RUNTIME_DIR TMPDIR="$CD/tmp" containerd --config "$CD/config.toml") \
-        >"$CD/containerd.log" 2>&1 &
-    PID=$!
-    local ready=
-    for _ in $(seq 300); do
-        kill -0 "$PID" 2>/dev/null || break
-        if [ -S "$SOCK" ] && ctr -a "$SOCK" version >/dev/null 2>&1; then ready=1; break; fi
-        sleep 0.1
-    done
-    if [ -z "$ready" ]; then
-        tail -n 30 "$CD/containerd.log" >&2 || true
-        die "containerd did not start (socket $SOCK)"
-    fi
-    ctr -a "$SOCK" plugins ls 2>/dev/null | grep -Eq 'io.containerd.snapshotter.v1 +overlayfs +.* ok' ||
+    mkdir -p "$CD/tmp"
+    # runs from the empty CD/cwd (containerd 1.6 resolves some hardlink names relative to it);
+    # XDG_RUNTIME_DIR unset (env -u: the library passes these words to env); TMPDIR: its temporary
+    # mounts (mount.WithTempMount) land below CACHE, where cleanup looks; PATH as ours, so that
+    # it finds unpigz
+    private_containerd_start "$CD" "$CROOT" -u XDG_RUNTIME_DIR TMPDIR="$CD/tmp" || die "containerd did not start (log: $CD/containerd.log)"
+    private_containerd_check_snapshotters overlayfs ||
         die "the overlayfs snapshotter is not available in the private containerd"
-    say "private containerd $(containerd --version | awk '{print $3}') running (pid $PID, root $CROOT)"
+    say "private containerd $(containerd --version | awk '{print $3}') running (pid $PID, root $CROOT, socket $SOCK)"
 }
 c() { ctr -a "$SOCK" -n "$NS" "$@"; }
 containerd_empty() { # removes every image, snapshot and content blob of our namespace
@@ -292,7 +293,7 @@ containerd_empty() { # removes every image, snapshot and content blob of our nam
 }
 
 # root mode: one daemon for the whole script; fresh mode: one per containerd run, on the new fs
-if has_tool containerd && [ "$FS" = root ]; then start_containerd; fi
+if uses_containerd && [ "$FS" = root ]; then start_containerd; fi
 CLK_TCK=$(getconf CLK_TCK)
 proc_cpu_ticks() { # PID: utime+stime+cutime+cstime
     awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat"
@@ -301,20 +302,62 @@ machine_busy_ticks() { # everything but idle and iowait, all CPUs
     awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat
 }
 
+# --- local registry ------------------------------------------------------------------------------
+# one docker-registry per script run, storage kept in REGDIR/storage: each image is pushed once
+declare -A REGFILES # IMAGE -> the registry's files of perf/IMAGE (blobs and metadata), read before each run
+MANIFEST_MT=application/vnd.oci.image.manifest.v1+json
+layout_manifest() { # IMAGE: the digest of the layout's "latest" manifest
+    "$PY" -c 'import json, sys
+ix = json.load(open(sys.argv[1]))
+print(next(m["digest"] for m in ix["manifests"] if m.get("annotations", {}).get("org.opencontainers.image.ref.name") == "latest"))' \
+        "$IMGDIR/$1/layout/index.json"
+}
+registry_digest() { # IMAGE: the manifest digest the registry serves for perf/IMAGE:latest (fails if none)
+    curl -sfI -H "Accept: $MANIFEST_MT" "http://$REGHOST/v2/perf/$1/manifests/latest" |
+        tr -d '\r' | awk -F': ' 'tolower($1) == "docker-content-digest" {print $2}'
+}
+if uses_registry; then
+    mkdir -p "$REGDIR"
+    reginfo=$("$PY" "$REGPY" start --dir "$REGDIR" --mode plain) || die "the registry did not start (log: $REGDIR/registry.log)"
+    REGHOST=$("$PY" -c 'import json, sys; print(json.loads(sys.argv[1])["host"])' "$reginfo")
+    REGPID=$("$PY" -c 'import json, sys; print(json.loads(sys.argv[1])["pids"][-1])' "$reginfo")
+    say "registry $(docker-registry --version 2>/dev/null | awk '{print $NF}') at $REGHOST (pid $REGPID, storage $REGDIR/storage)"
+    for image in "${images[@]}"; do
+        want=$(layout_manifest "$image")
+        have=$(registry_digest "$image" || true)
+        if [ "$have" != "$want" ]; then
+            say "pushing $image to $REGHOST/perf/$image:latest (skopeo, once; reused afterwards)"
+            pushed=$("$PY" "$REGPY" push --registry-host "$REGHOST" --src "oci:$IMGDIR/$image/layout:latest" \
+                --dest "perf/$image:latest" 2>>"$RUNLOG/push.log") || { tail -n 5 "$RUNLOG/push.log" >&2; die "push of $image failed"; }
+            have=$(registry_digest "$image" || true)
+            [ "$pushed" = "$want" ] && [ "$have" = "$want" ] ||
+                die "$image: the registry serves ${have:-nothing} (skopeo pushed $pushed), the layout has $want"
+        fi
+        v2=$REGDIR/storage/docker/registry/v2
+        REGFILES[$image]=$(
+            { echo "$want"; meta "$image" 'm["config"]'; meta "$image" '[l["digest"] for l in m["layers"]]'; } |
+                while read -r d; do h=${d#sha256:}; echo "$v2/blobs/sha256/${h:0:2}/$h/data"; done
+            find "$v2/repositories/perf/$image" -type f
+        )
+        while read -r f; do [ -s "$f" ] || die "$image: $f missing from the registry's storage"; done <<<"${REGFILES[$image]}"
+    done
+fi
+
 # --- one run -------------------------------------------------------------------------------------
 # Each tool gets: inputs (to pre-read), a command, and an output to remove afterwards.
 inputs_for() { # TOOL IMAGE
     case $1 in
     containerd) echo "$IMGDIR/$2/archive.tar" ;;
+    decant-registry | containerd-registry) echo "${REGFILES[$2]}" ;;
     *) meta "$2" '[l["blob"] for l in m["layers"]]' ;;
     esac
 }
 out_for() { # TOOL
     case $1 in
-    decant | decant-nosync) echo "$WORK/decant-root" ;;
+    decant | decant-nosync | decant-registry) echo "$WORK/decant-root" ;;
     umoci) echo "$WORK/umoci-rootfs" ;;
     tar) echo "$WORK/tar-rootfs" ;;
-    containerd) echo "$CROOT" ;;
+    containerd | containerd-registry) echo "$CROOT" ;;
     esac
 }
 # the executables a tool runs and their shared libraries: read once before each run as well, so
@@ -324,7 +367,9 @@ declare -A WARM
 for t in "${tools[@]}"; do
     case $t in
     decant | decant-nosync) exes=("$DECANT") ;;
+    decant-registry) exes=("$DECANT" "$(command -v docker-registry)") ;;
     containerd) exes=("$(command -v ctr)" "$(command -v unpigz)") ;;
+    containerd-registry) exes=("$(command -v ctr)" "$(command -v unpigz)" "$(command -v docker-registry)") ;;
     umoci) exes=("$(command -v umoci)") ;;
     tar) exes=("$(command -v tar)" "$(command -v pigz)" "$(command -v zstd)" "$(command -v bash)") ;;
     esac
@@ -336,13 +381,14 @@ done
 
 remove_output() { # TOOL
     if [ "$FS" = fresh ]; then # the next run makes a new file system anyway
-        [ "$1" = containerd ] && stop_containerd
+        is_ctr "$1" && stop_containerd
         return 0
     fi
-    case $1 in
-    containerd) containerd_empty ;;
-    *) unmount_below "$(out_for "$1")"; rm -rf "$(out_for "$1")" ;;
-    esac
+    if is_ctr "$1"; then
+        containerd_empty
+    else
+        unmount_below "$(out_for "$1")"; rm -rf "$(out_for "$1")"
+    fi
 }
 
 run_once() { # IMAGE ROUND TOOL
@@ -352,14 +398,23 @@ run_once() { # IMAGE ROUND TOOL
     log=$RUNLOG/$image.$tool.$round.log
     if [ "$tool" = umoci ] && [ "$comp" = zstd ]; then
         printf '%s\t%s\t%s\tn/a\n' "$image" "$tool" "$round" >>"$records"
-        say "  round $round  $(printf '%-14s' "$tool") n/a (umoci cannot unpack zstd layers)"
+        say "  round $round  $(printf '%-19s' "$tool") n/a (umoci cannot unpack zstd layers)"
         return
     fi
-    local cmd=()
+
+    # untimed: a new file system (fresh mode), settle, empty the page cache, read the input once
+    if [ "$FS" = fresh ]; then
+        fresh_fs
+        is_ctr "$tool" && start_containerd >/dev/null 2>&1
+        [ "$tool" = tar ] && mkdir -p "$out"
+    fi
+    local cmd=() # after the daemon's (re)start: SOCK is set by it
     case $tool in
     decant) cmd=(env DECANT_ROOT="$out" "$DECANT" pull --json "oci:$layout:latest") ;;
     decant-nosync) cmd=(env DECANT_ROOT="$out" "$DECANT" pull --json --sync none "oci:$layout:latest") ;;
+    decant-registry) cmd=(env DECANT_ROOT="$out" "$DECANT" pull --json "$REGHOST/perf/$image:latest") ;;
     containerd) cmd=(ctr -a "$SOCK" -n "$NS" images import --snapshotter overlayfs "$archive") ;;
+    containerd-registry) cmd=(ctr -a "$SOCK" -n "$NS" images pull --plain-http --snapshotter overlayfs "$REGHOST/perf/$image:latest") ;;
     umoci) cmd=(umoci raw unpack --image "$layout:latest" "$out") ;;
     tar)
         local prog=pigz
@@ -369,30 +424,25 @@ run_once() { # IMAGE ROUND TOOL
         cmd=(bash -c 'prog=$1 dir=$2; shift 2; for b; do tar -I "$prog" -xf "$b" -C "$dir" || exit 1; done' _ "$prog" "$out" "${blobs[@]}")
         ;;
     esac
-
-    # untimed: a new file system (fresh mode), settle, empty the page cache, read the input once
-    if [ "$FS" = fresh ]; then
-        fresh_fs
-        [ "$tool" = containerd ] && start_containerd >/dev/null 2>&1
-        [ "$tool" = tar ] && mkdir -p "$out"
-    fi
     sync
     echo 3 >/proc/sys/vm/drop_caches
     { inputs_for "$tool" "$image"; echo "${WARM[$tool]}"; } | while read -r f; do [ -z "$f" ] || cat "$f" >/dev/null; done
-    local load1 d0=0 d1=0 b0 b1 start end status=ok
+    local load1 d0=0 d1=0 r0=0 r1=0 b0 b1 start end status=ok
     load1=$(awk '{print $1}' /proc/loadavg)
-    if [ "$tool" = containerd ]; then
+    if is_ctr "$tool"; then
         echo 5 >"/proc/$PID/clear_refs" 2>/dev/null || true # resets VmHWM
         d0=$(proc_cpu_ticks "$PID")
     fi
+    if [ -n "$REGPID" ]; then r0=$(proc_cpu_ticks "$REGPID"); fi
     timing=$RUNLOG/.time
     b0=$(machine_busy_ticks)
     start=$(date +%s%N)
     /usr/bin/time -v -o "$timing" "${cmd[@]}" >"$log" 2>&1 || status=failed
     end=$(date +%s%N)
     b1=$(machine_busy_ticks)
+    if [ -n "$REGPID" ]; then r1=$(proc_cpu_ticks "$REGPID"); fi
     local drss=0
-    if [ "$tool" = containerd ]; then
+    if is_ctr "$tool"; then
         d1=$(proc_cpu_ticks "$PID")
         drss=$(awk '/^VmHWM:/ {print $2}' "/proc/$PID/status")
         # one snapshot per layer must now exist
@@ -406,15 +456,19 @@ run_once() { # IMAGE ROUND TOOL
     sys=$(awk -F': ' '/System time \(seconds\)/ {print $2}' "$timing")
     rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$timing")
     cat "$timing" >>"$log"
-    local wall dcpu busy
+    local wall dcpu rcpu="" busy
     wall=$(awk -v a="$start" -v b="$end" 'BEGIN {printf "%.3f", (b - a) / 1e9}')
     dcpu=$(awk -v a="$d0" -v b="$d1" -v t="$CLK_TCK" 'BEGIN {printf "%.2f", (b - a) / t}')
+    # the registry's CPU: only for the registry tools (for the others it should be ~0; it is
+    # part of others' CPU either way)
+    case $tool in *-registry) rcpu=$(awk -v a="$r0" -v b="$r1" -v t="$CLK_TCK" 'BEGIN {printf "%.2f", (b - a) / t}') ;; esac
     busy=$(awk -v a="$b0" -v b="$b1" -v t="$CLK_TCK" 'BEGIN {printf "%.2f", (b - a) / t}')
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$image" "$tool" "$round" "$status" \
-        "$wall" "$user" "$sys" "$rss" "$dcpu" "$drss" "$busy" "$load1" >>"$records"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$image" "$tool" "$round" "$status" \
+        "$wall" "$user" "$sys" "$rss" "$dcpu" "$drss" "$busy" "$load1" "$rcpu" >>"$records"
     local extra=""
-    [ "$tool" = containerd ] && extra=", daemon CPU ${dcpu} s, daemon peak RSS $((drss / 1024)) MB"
-    say "  round $round  $(printf '%-14s' "$tool") $wall s  $status  (user $user s, sys $sys s, peak RSS $((rss / 1024)) MB$extra; machine busy $busy CPU-s, load $load1)"
+    is_ctr "$tool" && extra=", daemon CPU ${dcpu} s, daemon peak RSS $((drss / 1024)) MB"
+    if [ -n "$rcpu" ]; then extra+=", registry CPU ${rcpu} s"; fi
+    say "  round $round  $(printf '%-19s' "$tool") $wall s  $status  (user $user s, sys $sys s, peak RSS $((rss / 1024)) MB$extra; machine busy $busy CPU-s, load $load1)"
     [ $status = ok ] || { say "    FAILED, log: $log"; tail -n 5 "$log" | sed 's/^/    | /' >&2; }
 
     remove_output "$tool"
@@ -425,6 +479,7 @@ uptime_before=$(uptime)
 say "load before: $uptime_before"
 say "decant: $DECANT"
 say "images: ${images[*]}; tools: ${tools[*]}; runs: $RUNS; file system: $FS; runs log: $RUNLOG"
+[ -z "$REGHOST" ] || say "registry: http://$REGHOST (storage $REGDIR/storage)"
 started=$(date +%s)
 for image in "${images[@]}"; do
     say "$image: $(meta "$image" '"%.0f MB uncompressed, %d entries, %d layers, %.0f MB compressed" % (m["totals"]["uncompressed_size"] / 1e6, m["totals"]["entries"], len(m["layers"]), m["totals"]["size"] / 1e6)')"
@@ -445,6 +500,10 @@ versions=$(
     printf 'pigz=%s\n' "$(pigz --version 2>&1 | awk '{print $2}')"
     printf 'zstd=%s\n' "$(zstd --version | sed -n 's/.*v\([0-9.]*\).*/\1/p')"
     printf 'kernel=%s\n' "$(uname -r)"
+    if uses_registry; then
+        printf 'docker-registry=%s\n' "$(docker-registry --version 2>/dev/null | awk '{print $NF}')"
+        printf 'skopeo=%s\n' "$(skopeo --version 2>/dev/null | awk '{print $3}')"
+    fi
 )
 "$PY" "$here/compare-report.py" \
     --records "$records" --imgdir "$IMGDIR" --runlog "$RUNLOG" --out "$OUT" \
