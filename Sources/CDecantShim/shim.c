@@ -42,7 +42,6 @@ ssize_t decant_llistxattr(const char *path, char *list, size_t size) {
 }
 
 int decant_syncfs(int fd) { return syncfs(fd); }
-int decant_start_writeback(int fd) { return sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE); }
 
 struct decant_ring {
     struct io_uring ring;

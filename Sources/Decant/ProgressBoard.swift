@@ -1,20 +1,24 @@
+import DecantArchive
 import DecantIO
 import Synchronization
 
-/// How far each layer's blob has been read, for progress events.
+/// How far each layer has come — blob bytes read (downloaded, for a registry), entries and file
+/// bytes written — for progress events.
 final class ProgressBoard: Sendable {
     private struct Entry {
         var digest: String
         var total: Int64
         var read: Int64
+        let applied = ApplyProgress()
     }
 
     private let entries = Mutex<[Int: Entry]>([:])
 
     /// Wraps `source` so that reading it advances layer `index`'s counter.
-    func track(_ source: any ByteSource, index: Int, digest: String, total: Int64) -> any ByteSource {
-        entries.withLock { $0[index] = Entry(digest: digest, total: total, read: 0) }
-        return CountingByteSource(source: source, board: self, index: index)
+    func track(_ source: any ByteSource, index: Int, digest: String, total: Int64) -> (any ByteSource, ApplyProgress) {
+        let entry = Entry(digest: digest, total: total, read: 0)
+        entries.withLock { $0[index] = entry }
+        return (CountingByteSource(source: source, board: self, index: index), entry.applied)
     }
 
     func advance(_ index: Int, by count: Int) {
@@ -25,12 +29,14 @@ final class ProgressBoard: Sendable {
         _ = entries.withLock { $0.removeValue(forKey: index) }
     }
 
-    /// One `layer-progress` event per layer being read.
+    /// One `layer-progress` event per layer being read: `bytes` of the blob's `total` read,
+    /// `entries` applied and file bytes `written`.
     func events(image: String) -> [Event] {
         entries.withLock { entries in
             entries.sorted { $0.key < $1.key }.map { index, entry in
                 Event(type: "layer-progress", image: image, layer: entry.digest,
-                      detail: ["index": String(index), "bytes": String(entry.read), "total": String(entry.total)])
+                      detail: ["index": String(index), "bytes": String(entry.read), "total": String(entry.total),
+                               "entries": String(entry.applied.entries), "written": String(entry.applied.fileBytes)])
             }
         }
     }

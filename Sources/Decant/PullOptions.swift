@@ -1,3 +1,4 @@
+import Foundation
 import DecantArchive
 import DecantOCI
 import DecantRemote
@@ -25,10 +26,6 @@ public struct PullOptions: Sendable {
     public var maxConcurrentDownloads: Int
     /// Records the pull's timeline when set (`decant pull --trace FILE`).
     public var trace: PullTrace?
-    /// With `sync == .fs`: files of at least this many bytes start their writeback as soon as
-    /// they are written, so the disk works during extraction rather than in the final `syncfs`.
-    /// `nil` leaves writeback to the kernel.
-    public var writebackAbove: Int64? = 1 << 20
 
     public enum SyncMode: String, Sendable, CaseIterable {
         case fs

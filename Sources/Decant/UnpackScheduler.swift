@@ -190,7 +190,7 @@ struct UnpackScheduler: Sendable {
         options.events?.emit(Event(type: "snapshot-prepare", image: reference, layer: layer.digest.description, snapshot: key))
         let directory = try snapshotter.directory(key)
         let stream = try await openBlob(layer)
-        let blob = progress.track(stream.source, index: index, digest: layer.digest.description, total: layer.size)
+        let (blob, applyProgress) = progress.track(stream.source, index: index, digest: layer.digest.description, total: layer.size)
         defer { progress.finish(index) }
         let writer = stream.writer
         let started = ContinuousClock.now
@@ -200,7 +200,7 @@ struct UnpackScheduler: Sendable {
             from: blob, into: FilePath(directory),
             options: ApplyOptions(layerName: layer.digest.description, mediaType: layer.mediaType, whiteouts: whiteouts,
                                   gzip: options.gzip, io: options.io, cancellation: pull.cancellation,
-                                  writebackAbove: options.sync == .fs ? options.writebackAbove : nil))
+                                  progress: applyProgress))
         guard case .success(let result) = applied else {
             // A transfer that broke for good keeps what it received, so that the next pull
             // resumes there; any other failure leaves no trace.

@@ -178,12 +178,6 @@ extension FileDescriptor {
         }
     }
 
-    /// Starts writing the file's dirty pages back to disk and returns without waiting for them:
-    /// `sync_file_range(SYNC_FILE_RANGE_WRITE)`. A hint; failures are ignored.
-    public func startWriteback() {
-        _ = decant_start_writeback(rawValue)
-    }
-
     /// Flushes the whole filesystem this descriptor lives on: `syncfs(2)`.
     public func syncFilesystem(path: String) throws(SystemCallError) {
         _ = try check("syncfs", path: path) { decant_syncfs(rawValue) }

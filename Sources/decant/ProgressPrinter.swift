@@ -12,6 +12,8 @@ final class ProgressPrinter: EventSink, @unchecked Sendable {
     private let terminal = isatty(STDOUT_FILENO) == 1
     /// Layers by index: digest and the latest bytes/total, for the bars.
     private var bars: [Int: (digest: String, bytes: Int64, total: Int64, state: String)] = [:]
+    /// Layers by index: entries and file bytes written so far.
+    private var written: [Int: (entries: String, bytes: Int64)] = [:]
     private var drawnLines = 0
 
     func emit(_ event: Event) {
@@ -27,6 +29,7 @@ final class ProgressPrinter: EventSink, @unchecked Sendable {
                 // A tick that raced the layer's end must not bring its bar back.
                 if let existing = bars[index], existing.state != "extracting" { return }
                 bars[index] = (layer, bytes, total, "extracting")
+                written[index] = (event.detail?["entries"] ?? "0", event.detail?["written"].flatMap(Int64.init) ?? 0)
                 redraw()
             case "layer-extracted":
                 if terminal { markDone(layer, "extracted \(event.detail?["entries"] ?? "?") entries") } else {
@@ -58,11 +61,15 @@ final class ProgressPrinter: EventSink, @unchecked Sendable {
 
     private func redraw() {
         var text = drawnLines > 0 ? "\u{1B}[\(drawnLines)A" : ""
-        for (_, bar) in bars.sorted(by: { $0.key < $1.key }) {
+        for (index, bar) in bars.sorted(by: { $0.key < $1.key }) {
             let fraction = bar.total > 0 ? min(1, Double(bar.bytes) / Double(bar.total)) : 1
             let filled = Int(fraction * 30)
             text += "\u{1B}[2K  \(bar.digest) [\(String(repeating: "=", count: filled))\(String(repeating: " ", count: 30 - filled))] "
-            text += String(format: "%5.1f%% ", fraction * 100) + "of \(bar.total / 1_000_000) MB  \(bar.state)\n"
+            text += String(format: "%5.1f%% ", fraction * 100) + "of \(bar.total / 1_000_000) MB  \(bar.state)"
+            if bar.state == "extracting", let done = written[index] {
+                text += "  \(done.entries) entries, \(done.bytes / 1_000_000) MB written"
+            }
+            text += "\n"
         }
         FileHandle.standardOutput.write(Data(text.utf8))
         drawnLines = bars.count

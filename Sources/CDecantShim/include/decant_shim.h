@@ -30,9 +30,6 @@ ssize_t decant_llistxattr(const char *path, char *list, size_t size);
 
 /// syncfs(2) needs _GNU_SOURCE in the header.
 int decant_syncfs(int fd);
-/// sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE): start writeback of the whole file, without
-/// waiting (a GNU extension, like syncfs).
-int decant_start_writeback(int fd);
 
 /// An io_uring instance, opaque to Swift: swift-system's headers pull in the kernel's
 /// <linux/io_uring.h>, whose definitions clash with liburing's own copy in one Swift module.

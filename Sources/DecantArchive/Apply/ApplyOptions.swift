@@ -35,15 +35,13 @@ public struct ApplyOptions: Sendable {
     public var bufferCount: Int
     /// Checked before each entry: when set, the application stops with a `cancelled` error.
     public var cancellation: CancellationFlag?
-    /// Regular files of at least this many bytes have their writeback started as soon as they
-    /// are written, for callers that will flush the layer anyway (a pull with `--sync fs`): the
-    /// disk then works while the layer is still being extracted. `nil` leaves it to the kernel.
-    public var writebackAbove: Int64?
+    /// Updated after every entry, for progress reports.
+    public var progress: ApplyProgress?
 
     public init(layerName: String, mediaType: MediaType? = nil, whiteouts: WhiteoutMode = .overlay,
                 gzip: GzipImplementation = .isal, io: FileIOBackend = .syscalls,
                 bufferSize: Int = 1 << 20, bufferCount: Int = 4, cancellation: CancellationFlag? = nil,
-                writebackAbove: Int64? = nil) {
+                progress: ApplyProgress? = nil) {
         self.layerName = layerName
         self.mediaType = mediaType
         self.whiteouts = whiteouts
@@ -52,6 +50,6 @@ public struct ApplyOptions: Sendable {
         self.bufferSize = bufferSize
         self.bufferCount = bufferCount
         self.cancellation = cancellation
-        self.writebackAbove = writebackAbove
+        self.progress = progress
     }
 }

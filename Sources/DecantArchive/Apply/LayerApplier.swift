@@ -37,7 +37,7 @@ public enum LayerApplier {
         thread.name = "decant-decode"
         thread.start()
 
-        let sink = makeSink(options.io, writebackAbove: options.writebackAbove, logger: logger)
+        let sink = makeSink(options.io, logger: logger)
         let writer = LayerWriter(tree: tree, whiteouts: options.whiteouts, sink: sink)
         var current: String?
         do {
@@ -49,6 +49,7 @@ public enum LayerApplier {
                 }
                 current = entry.name
                 try writer.apply(entry, from: reader)
+                options.progress?.record(entries: writer.counts.total, fileBytes: writer.fileBytes)
             }
             current = nil
             try reader.drain()
@@ -96,14 +97,12 @@ public enum LayerApplier {
         }
     }
 
-    private static func makeSink(_ backend: FileIOBackend, writebackAbove: Int64?, logger: Logger) -> any RegularFileSink {
+    private static func makeSink(_ backend: FileIOBackend, logger: Logger) -> any RegularFileSink {
         switch backend {
         case .syscalls:
-            return SyscallFileSink(writebackAbove: writebackAbove)
+            return SyscallFileSink()
         case .uring:
-            guard let sink = UringFileSink.make(logger: logger) else { return SyscallFileSink(writebackAbove: writebackAbove) }
-            sink.writebackAbove = writebackAbove
-            return sink
+            return UringFileSink.make(logger: logger) ?? SyscallFileSink()
         }
     }
 

@@ -23,16 +23,8 @@ final class OpenFile {
     }
 
     /// Applies the metadata, notes the disk usage and closes the file; returns the bytes allocated.
-    ///
-    /// A file of at least `writebackAbove` bytes has its writeback started now
-    /// (`sync_file_range(SYNC_FILE_RANGE_WRITE)`, which does not wait): with gigabytes of RAM the
-    /// kernel would otherwise keep it dirty until the commit's `syncfs`, which would then write the
-    /// whole layer while nothing else runs.
-    func complete(writebackAbove: Int64? = nil) throws(SystemCallError) -> Int64 {
+    func complete() throws(SystemCallError) -> Int64 {
         let handle = descriptor!.descriptor
-        if let writebackAbove, offset >= writebackAbove {
-            handle.startWriteback()
-        }
         try metadata.apply(to: handle, path: path)
         let allocated = try handle.status(path: path).allocatedBytes
         descriptor = nil
@@ -61,12 +53,6 @@ protocol RegularFileSink: AnyObject {
 /// One system call per operation, completed before the call returns.
 final class SyscallFileSink: RegularFileSink {
     private(set) var allocatedBytes: Int64 = 0
-    /// Files at least this big start their writeback when finished; `nil`: never.
-    let writebackAbove: Int64?
-
-    init(writebackAbove: Int64? = nil) {
-        self.writebackAbove = writebackAbove
-    }
 
     var backend: FileIOBackend { .syscalls }
 
@@ -76,7 +62,7 @@ final class SyscallFileSink: RegularFileSink {
     }
 
     func finish(_ file: OpenFile) throws(SystemCallError) {
-        allocatedBytes += try file.complete(writebackAbove: writebackAbove)
+        allocatedBytes += try file.complete()
     }
 
     func drain() {}

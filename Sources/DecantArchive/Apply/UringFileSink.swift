@@ -20,9 +20,6 @@ final class UringFileSink: RegularFileSink {
 
     var backend: FileIOBackend { .uring }
 
-    /// Files at least this big start their writeback when finished; `nil`: never.
-    var writebackAbove: Int64?
-
     init(ring: IOUring) {
         self.ring = ring
     }
@@ -60,7 +57,7 @@ final class UringFileSink: RegularFileSink {
     func drain() throws(SystemCallError) {
         try complete()
         for file in finishing {
-            allocatedBytes += try file.complete(writebackAbove: writebackAbove)
+            allocatedBytes += try file.complete()
         }
         finishing.removeAll(keepingCapacity: true)
     }
