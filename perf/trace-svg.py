@@ -48,12 +48,12 @@ def main(source, target):
         out.append(f'<text x="10" y="{y + 14}">{html.escape(label)}</text>')
     out.append(f'<text x="10" y="{top + 14}">image</text>')
     for span in trace["spans"]:
-        y = top + row * rows.get(span["layer"], 0)
+        y = top + row * rows.get(span.get("layer"), 0)
         color = COLORS.get(span["phase"], "#bab0ac")
         w = max((span["end"] - span["start"]) * scale, 1)
         out.append(f'<rect x="{x(span["start"]):.1f}" y="{y}" width="{w:.1f}" height="14" fill="{color}">'
                    f'<title>{span["phase"]} {span["end"] - span["start"]:.3f} s</title></rect>')
-        if span["phase"] == "extract" and span["layer"] is not None:
+        if span["phase"] == "extract" and span.get("layer") is not None:
             stages = next((l.get("stages") for l in layers if l["index"] == span["layer"]), None)
             if stages:
                 offset = x(span["start"])

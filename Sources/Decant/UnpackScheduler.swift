@@ -32,7 +32,8 @@ struct UnpackScheduler: Sendable {
 
     /// What extracting one layer produced.
     enum Extraction: Sendable {
-        case extracted(key: String, result: LayerApplyResult, seconds: Double)
+        /// `store`: the layer's blob, verified, still to be made durable and visible.
+        case extracted(key: String, result: LayerApplyResult, seconds: Double, store: PendingStore?)
         /// Someone committed the chainID meanwhile.
         case reused
     }
@@ -48,6 +49,9 @@ struct UnpackScheduler: Sendable {
         // Claims are settled whatever happens, so other pulls waiting on them go on.
         let claimed = KeySet()
         var tasks: [Int: Task<Extraction, any Error>] = [:]
+        // Blobs are fsynced into the content store outside the concurrency slot: the next layer's
+        // extraction need not wait for the disk. The image is recorded only once all are stored.
+        let stores = TaskList()
         let needed = layers.indices.filter { !isCommitted(chain[$0]) }
         // Biggest first: the largest layer is the critical path.
         for index in needed.sorted(by: { layers[$0].size > layers[$1].size }) {
@@ -68,7 +72,11 @@ struct UnpackScheduler: Sendable {
                     outcome = .failure(error)
                 }
                 await limiter.release()
-                return try outcome.get()
+                let extraction = try outcome.get()
+                if case .extracted(_, _, _, let pending?) = extraction {
+                    stores.append(Task { try await storeBlob(pending, index: index) })
+                }
+                return extraction
             }
         }
 
@@ -93,7 +101,7 @@ struct UnpackScheduler: Sendable {
                 }
                 let extraction = try await task.value
                 let claimKey = store.layout.root + " " + chain[index].description
-                guard case .extracted(let key, let result, let seconds) = extraction else {
+                guard case .extracted(let key, let result, let seconds, _) = extraction else {
                     // Committed by someone else: whoever waits on this pull's claim can use it too.
                     if claimed.all.contains(claimKey) {
                         await UnpackCoordinator.shared.finish(claimKey, committed: true)
@@ -113,11 +121,13 @@ struct UnpackScheduler: Sendable {
                 claimed.remove(claimKey)
                 results.append(try summary(index, status: committed ? "unpacked" : "reused", extraction: committed ? (result, seconds) : nil))
             }
+            for task in stores.all { try await task.value }
         } catch {
             // Let every extraction stop (none writes any more), then remove what this pull prepared.
             pull.cancellation.cancel()
             for task in tasks.values { task.cancel() }
             for task in tasks.values { _ = try? await task.value }
+            for task in stores.all { _ = try? await task.value }
             removeActive(active)
             removeCommitted(committedHere)
             for key in claimed.all { await UnpackCoordinator.shared.finish(key, committed: false) }
@@ -142,10 +152,11 @@ struct UnpackScheduler: Sendable {
                 let parent = index > 0 ? chain[index - 1].description : nil
                 let extraction = try await extract(index: index, layer: layers[index], diffID: diffIDs[index], chainID: chain[index],
                                                    whiteouts: WhiteoutMode.naive, parent: parent, active: active)
-                guard case .extracted(let key, let result, let seconds) = extraction else {
+                guard case .extracted(let key, let result, let seconds, let pending) = extraction else {
                     results.append(try summary(index, status: "reused", extraction: nil))
                     continue
                 }
+                if let pending { try await storeBlob(pending, index: index) }
                 let committed = try commit(key: key, index: index, chain: chain, result: result)
                 active.remove(key)
                 if committed { committedHere.append(chain[index].description) }
@@ -232,19 +243,25 @@ struct UnpackScheduler: Sendable {
                             message: "the layer uncompresses to \(digests.diffID) but the config's diff_id is \(diffID) (diff_id mismatch)")
         }
         let uncompressed = ["containerd.io/uncompressed": diffID.description]
+        var pending: PendingStore?
         if let writer, let tee = stream.tee {
             if let failure = tee.failure { throw failure }
-            let storeStart = options.trace?.now() ?? 0
-            try writer.commit(verified: digests.compressedDigest, size: digests.compressedSize, labels: uncompressed)
-            options.trace?.record("store", layer: index, since: storeStart)
-            pull.noteAdded(layer.digest)
+            pending = PendingStore(writer: writer, digest: digests.compressedDigest, size: digests.compressedSize, labels: uncompressed)
         } else if store.content.contains(layer.digest) {
             try store.content.update(layer.digest, labels: uncompressed, fieldPaths: ["labels.containerd.io/uncompressed"])
         }
         options.trace?.extracted(layer: index, result: result)
         options.events?.emit(Event(type: "layer-extracted", image: reference, layer: layer.digest.description, snapshot: key,
                                    detail: ["entries": String(result.entries.total), "seconds": String(format: "%.3f", seconds)]))
-        return .extracted(key: key, result: result, seconds: seconds)
+        return .extracted(key: key, result: result, seconds: seconds, store: pending)
+    }
+
+    /// Makes a layer's verified blob durable (fsync) and visible in the content store.
+    private func storeBlob(_ pending: PendingStore, index: Int) async throws {
+        let start = options.trace?.now() ?? 0
+        try await BlockingWork.run("decant-store") { try pending.commit() }
+        options.trace?.record("store", layer: index, since: start)
+        pull.noteAdded(pending.digest)
     }
 
     /// Where a layer's bytes come from, and the ingest they are stored into on the way.
@@ -384,6 +401,34 @@ struct UnpackScheduler: Sendable {
             files: extraction?.0.entries.regularFiles, uncompressedSize: extraction?.0.digests.uncompressedSize,
             seconds: extraction?.1)
     }
+}
+
+/// A layer blob written to its ingest and verified on the way, waiting to be committed to the
+/// content store. Used by one task at a time.
+final class PendingStore: @unchecked Sendable {
+    let writer: IngestWriter
+    let digest: Digest
+    let size: Int64
+    let labels: [String: String]
+
+    init(writer: IngestWriter, digest: Digest, size: Int64, labels: [String: String]) {
+        self.writer = writer
+        self.digest = digest
+        self.size = size
+        self.labels = labels
+    }
+
+    func commit() throws {
+        try writer.commit(verified: digest, size: size, labels: labels)
+    }
+}
+
+/// Tasks started by the tasks of one unpack, awaited together at its end.
+final class TaskList: Sendable {
+    private let tasks = Mutex<[Task<Void, any Error>]>([])
+
+    func append(_ task: Task<Void, any Error>) { tasks.withLock { $0.append(task) } }
+    var all: [Task<Void, any Error>] { tasks.withLock { $0 } }
 }
 
 /// A set of keys shared between the tasks of one unpack.
