@@ -18,11 +18,12 @@ import Testing
     /// Registry options that read no `~/.docker/config.json` and no `/etc/decant/certs.d`, retry
     /// quickly, and trust `ca`.
     private func options(user: String? = nil, ca: String? = nil, hostsDirectory: String = "/nonexistent",
-                         dockerConfig: String = "/nonexistent/config.json", platform: String? = nil) throws -> PullOptions {
+                         dockerConfig: String = "/nonexistent/config.json", platform: String? = nil,
+                         stallTimeout: Duration = .seconds(5)) throws -> PullOptions {
         let registry = RegistryOptions(
             hosts: RegistryHosts(directory: hostsDirectory, caFiles: ca.map { [$0] } ?? []),
             credentials: RegistryCredentials(explicit: try credential(user), dockerConfigPath: dockerConfig),
-            maxAttempts: 4, initialBackoff: .milliseconds(50), stallTimeout: .seconds(5))
+            maxAttempts: 4, initialBackoff: .milliseconds(50), stallTimeout: stallTimeout)
         return PullOptions(platform: try platform.map { try Platform(parsing: $0) }, registry: registry)
     }
 
@@ -237,6 +238,24 @@ import Testing
         #expect(blob.last?["status"] as? Int == 206)
         #expect(blob.last?["bytes"] as? Int == Int(biggest.size) - start)
         #expect(store.content.contains(biggest.digest))
+    }
+
+    @Test func aStalledTransferResumesAfterTheNoProgressTimeout() async throws {
+        let fixtures = try ImageFixtures.get()
+        let registry = try RegistryServer("plain")
+        try registry.push(layout: fixtures.path("multi"), to: "team/stall:v1")
+        // After 100,000 bytes the proxy keeps the connection open and sends nothing for 60 s.
+        let proxy = try FaultProxy(upstream: registry, faults: ["--cut-after", "100000", "--cut-stall", "60"])
+        let (scratch, store) = try freshStore("registry-stall")
+        defer { withExtendedLifetime(scratch) {} }
+        let started = ContinuousClock.now
+        let result = try await Puller(store: store).pull("\(proxy.host)/team/stall:v1", options: try options(stallTimeout: .seconds(2)))
+        #expect(ContinuousClock.now - started < .seconds(30), "the stall was waited out, not detected")
+        #expect(result.layers.map(\.chainID.description) == fixtures.image("multi").chainIDs)
+        let biggest = try #require(result.layers.max { $0.size < $1.size })
+        let resumed = try proxy.requests().filter { ($0["path"] as? String)?.hasSuffix("/blobs/\(biggest.digest)") == true && $0["range"] as? String != nil }
+        #expect(resumed.count == 1, "\(resumed)")
+        #expect(resumed.first?["status"] as? Int == 206)
     }
 
     @Test func aBlobWhoseBytesDoNotMatchItsDigestCommitsNothing() async throws {

@@ -59,6 +59,9 @@ to blob bodies wherever they are served, main or redirect listener):
       upstream's full headers (real Content-Length), BYTES body bytes, then the connection is
       closed (FIN; --cut-reset: RST via SO_LINGER 0). Later requests of that blob pass
       through untouched; registry 2.8 honours `Range: bytes=N-` with 206, so a resume works.
+  --cut-stall SECONDS
+      With --cut-after: after the BYTES, send nothing more for SECONDS but keep the connection
+      open (a stalled transfer, which only a client's no-progress timeout resumes).
   --corrupt-blob DIGEST (repeatable) / --corrupt-blobs-over BYTES
       The byte at offset size/2 of that blob (of every blob larger than BYTES) is XORed with
       0xFF every time it is served (same length; in 206 answers too, if the range covers it).
@@ -407,6 +410,13 @@ class Handler(BaseHTTPRequestHandler):
         if cut is not None:
             self.rec["fault"] = "cut" if self.rec["fault"] is None else self.rec["fault"] + "+cut"
             self.close_connection = True
+            if px.args.cut_stall:
+                # Keep the connection open and send nothing more: only a client-side
+                # no-progress timeout gets the transfer going again.
+                self.rec["fault"] += "+stall"
+                self.wfile.flush()
+                time.sleep(px.args.cut_stall)
+                return
             if px.args.cut_reset:
                 # close now with SO_LINGER 0: an RST and no FIN (the server's own shutdown
                 # would send a FIN first). Give the kernel a moment to deliver the BYTES
@@ -513,6 +523,8 @@ def main():
         s.add_argument("--redirect-reject-auth", action="store_true")
         s.add_argument("--cut-after", type=int, metavar="BYTES")
         s.add_argument("--cut-reset", action="store_true")
+        s.add_argument("--cut-stall", type=float, metavar="SECONDS", default=0,
+                       help="after the cut bytes, hold the connection open silently for SECONDS instead of closing it")
         s.add_argument("--corrupt-blob", action="append", metavar="DIGEST")
         s.add_argument("--corrupt-blobs-over", type=int, metavar="BYTES")
     args = ap.parse_args()
