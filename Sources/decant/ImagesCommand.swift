@@ -33,7 +33,7 @@ struct ImagesCommand: ParsableCommand {
 
         func run() throws {
             try store.run { store in
-                let inspection = try ImageInspection(store: store, name: name)
+                let inspection = try ImageInspection(store: store, name: ImageNames.recorded(name, in: store))
                 try self.store.print(inspection) {
                     var text = "name      \(inspection.image.name)\ntarget    \(inspection.image.digest) (\(inspection.image.mediaType))\n"
                     text += "manifest  \(inspection.manifest)\nconfig    \(inspection.config)\n"
@@ -55,7 +55,7 @@ struct ImagesCommand: ParsableCommand {
         func run() throws {
             try store.run { store in
                 for name in names {
-                    try store.images.delete(name)
+                    try store.images.delete(ImageNames.recorded(name, in: store))
                     if !self.store.json { print(name) }
                 }
             }

@@ -64,15 +64,18 @@ struct GCCommand: ParsableCommand {
         commandName: "gc", abstract: "Remove content and snapshots that no image, lease or root label references.")
     @OptionGroup var store: StoreOptions
     @Flag(name: .long, help: "Show what would be removed, remove nothing.") var dryRun = false
+    @Option(name: .long, help: "Remove partial blobs (ingests) nobody has written for this many seconds.")
+    var ingestExpiry = GarbageCollector.defaultIngestExpiry
 
     func run() throws {
         try store.run { store in
-            let report = try GarbageCollector(store: store).collect(dryRun: dryRun)
+            let report = try GarbageCollector(store: store).collect(dryRun: dryRun, ingestExpiry: ingestExpiry)
             try self.store.print(report) {
                 let verb = dryRun ? "would remove" : "removed"
                 var text = report.content.map { "\(verb) content \($0.digest) (\(Table.size($0.size)))\n" }.joined()
                 text += report.snapshots.map { "\(verb) snapshot \($0.snapshotter)/\($0.key) (\(Table.size($0.size)))\n" }.joined()
                 text += report.expiredLeases.map { "\(verb) expired lease \($0)\n" }.joined()
+                text += report.ingests.map { "\(verb) stale ingest \($0)\n" }.joined()
                 text += "\(report.content.count) blobs, \(report.snapshots.count) snapshots, \(Table.size(report.bytesFreed)) \(dryRun ? "would be freed" : "freed")\n"
                 return text
             }

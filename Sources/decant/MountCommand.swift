@@ -22,7 +22,7 @@ struct MountCommand: ParsableCommand {
     func run() throws {
         let target = URL(fileURLWithPath: directory).standardizedFileURL.path
         try store.run { store in
-            let inspection = try ImageInspection(store: store, name: reference, snapshotter: snapshotter)
+            let inspection = try ImageInspection(store: store, name: ImageNames.recorded(reference, in: store), snapshotter: snapshotter)
             guard let top = inspection.top, inspection.layers.allSatisfy({ $0.snapshot != nil }) else {
                 throw StoreError(.failedPrecondition, "image \(reference) is not unpacked in \(snapshotter): pull it first")
             }

@@ -77,4 +77,27 @@ import Testing
         #expect(report.snapshots.map(\.key) == ["extract-abc sha256:1"])
         #expect(try store.overlay.walk(filters: []).map(\.name).sorted() == ["extract-def sha256:2", "user-work"])
     }
+
+    /// Partial blobs stay for resuming while recent or being written, and go once stale.
+    @Test func staleIngestsAreCollected() throws {
+        let fixture = try StoreFixture("gc-ingests")
+        let store = fixture.store
+        for ref in ["stale", "recent", "busy"] {
+            let writer = try store.content.writer(ref: ref)
+            try writer.write(Array("partial \(ref)".utf8))
+        }
+        let busy = try store.content.writer(ref: "busy")
+        let old = Date().addingTimeInterval(-2 * GarbageCollector.defaultIngestExpiry)
+        for ref in ["stale", "busy"] {
+            let directory = store.layout.ingests + "/" + Digest.sha256(of: Array(ref.utf8)).encoded
+            try FileManager.default.setAttributes([.modificationDate: old], ofItemAtPath: directory + "/data")
+        }
+        let dry = try GarbageCollector(store: store).collect(dryRun: true)
+        #expect(dry.ingests == ["stale"])
+        #expect(try store.content.ingests().count == 3)
+        let report = try GarbageCollector(store: store).collect(dryRun: false)
+        #expect(report.ingests == ["stale"])
+        #expect(try store.content.ingests().map(\.ref).sorted() == ["busy", "recent"])
+        withExtendedLifetime(busy) {}
+    }
 }

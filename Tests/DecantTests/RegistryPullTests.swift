@@ -364,6 +364,13 @@ import Testing
         let stages = ((timeline["layers"] as? [[String: Any]])?.first?["stages"] as? [String: Double]) ?? [:]
         #expect((stages["inflate"] ?? 0) > 0 && (stages["hash"] ?? 0) > 0 && (stages["write"] ?? 0) > 0, "\(stages)")
 
+        // Without a tag the image is NAME:latest, and the image commands take the short form.
+        try registry.push(layout: layout, to: "team/big:latest")
+        let untagged = try decant(["pull", "--hosts-dir", "/nonexistent", "\(proxy.host)/team/big"])
+        #expect(untagged.status == 0, "\(untagged.stderr)")
+        let inspected = try decant(["images", "inspect", "\(proxy.host)/team/big"])
+        #expect(inspected.status == 0 && inspected.stdout.contains("name      \(proxy.host)/team/big:latest"), "\(inspected.stdout)\(inspected.stderr)")
+
         let denied = try RegistryServer("basic-tls")
         let refused = try decant(["pull", "--hosts-dir", "/nonexistent", "--ca-file", try #require(denied.info.ca), "\(denied.host)/team/none:v1"])
         #expect(refused.status == 1)

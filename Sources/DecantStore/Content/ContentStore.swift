@@ -148,6 +148,19 @@ public final class ContentStore: Sendable {
         }
     }
 
+    /// Removes `ref`'s partial write unless a writer (in this process or another) holds it;
+    /// `false` when one does. The ingest's lock is held while it is removed, so no writer can
+    /// start on it half-way.
+    public func abortIfIdle(ref: String, dryRun: Bool = false) -> Bool {
+        let directory = ingestDirectory(ref)
+        let lock = open(directory + "/lock", O_RDWR | O_CLOEXEC)
+        guard lock >= 0 else { return false }
+        defer { close(lock) }
+        guard flock(lock, LOCK_EX | LOCK_NB) == 0 else { return false }
+        if !dryRun { try? FileManager.default.removeItem(atPath: directory) }
+        return true
+    }
+
     /// Removes a partial write.
     public func abort(ref: String) throws(StoreError) {
         let directory = ingestDirectory(ref)

@@ -18,6 +18,8 @@ public struct GarbageCollectionReport: Sendable, Codable, Equatable {
     public var content: [RemovedContent] = []
     public var snapshots: [RemovedSnapshot] = []
     public var expiredLeases: [String] = []
+    /// Partial writes nobody has touched for longer than the expiry.
+    public var ingests: [String] = []
     public var bytesFreed: Int64 = 0
 }
 
@@ -29,7 +31,9 @@ public struct GarbageCollectionReport: Sendable, Codable, Equatable {
 /// left behind.
 /// References: a manifest or index names its config, layers and manifests; a
 /// `containerd.io/gc.ref.content*` label names a blob; `containerd.io/gc.ref.snapshot.<snapshotter>`
-/// a snapshot; a snapshot holds its parent. Expired leases are deleted first.
+/// a snapshot; a snapshot holds its parent. Expired leases are deleted first. Ingests (partial
+/// blobs) are kept for resuming while they are recent or a writer holds them, and removed once
+/// untouched for longer than `ingestExpiry`.
 public struct GarbageCollector: Sendable {
     public let store: Store
 
@@ -37,7 +41,11 @@ public struct GarbageCollector: Sendable {
         self.store = store
     }
 
-    public func collect(dryRun: Bool) throws(StoreError) -> GarbageCollectionReport {
+    /// How long a partial blob nobody writes is kept for a pull to resume: a day, as a node that
+    /// lost its network overnight should not download again what it had.
+    public static let defaultIngestExpiry: TimeInterval = 24 * 3600
+
+    public func collect(dryRun: Bool, ingestExpiry: TimeInterval = defaultIngestExpiry) throws(StoreError) -> GarbageCollectionReport {
         var report = GarbageCollectionReport(dryRun: dryRun)
         let now = Date()
         var leases = try store.leases.list()
@@ -120,6 +128,11 @@ public struct GarbageCollector: Sendable {
                 }
                 doomed.removeAll { leaf in leaves.contains { $0.name == leaf.name } }
             }
+        }
+        for ingest in try store.content.ingests() where now.timeIntervalSince(ingest.updatedAt) > ingestExpiry {
+            guard store.content.abortIfIdle(ref: ingest.ref, dryRun: dryRun) else { continue }
+            report.ingests.append(ingest.ref)
+            report.bytesFreed += ingest.offset
         }
         return report
     }
