@@ -20,7 +20,7 @@ def main(source, target):
     trace = json.load(open(source))
     total = max([trace["seconds"]] + [span["end"] for span in trace["spans"]]) or 1
     layers = trace["layers"]
-    width, left, row, top = 1000, 170, 34, 60
+    width, left, row, top = 1100, 280, 34, 60
     height = top + row * (len(layers) + 1) + 70
     scale = (width - left - 20) / total
 
@@ -31,7 +31,7 @@ def main(source, target):
            '<rect width="100%" height="100%" fill="white"/>']
     cpu = trace["cpuSeconds"]
     title = (f'{html.escape(trace["image"])}: {trace["seconds"]:.2f} s, CPU {cpu["user"]:.1f} user + {cpu["system"]:.1f} sys '
-             f'= {(cpu["user"] + cpu["system"]) / max(trace["seconds"], 1e-9) * 100:.0f}% of one core ({trace["cores"]} cores)'
+             f'= {(cpu["user"] + cpu["system"]) / max(trace["seconds"], 1e-9) * 100:.0f}% CPU of {trace["cores"] * 100}%'
              + ("" if trace["ok"] else " - FAILED"))
     out.append(f'<text x="10" y="20" font-size="13">{title}</text>')
     step = next(s for s in (0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600) if total / s <= 12)
