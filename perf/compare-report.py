@@ -160,8 +160,11 @@ def main():
                                         f"the image has {tot['entries']}")
                     lay = [{"index": l["index"], "seconds": l.get("seconds"), "entries": l.get("entries"),
                             "files": l.get("files"), "compressed": l["size"],
-                            "uncompressed": l.get("uncompressedSize"), "status": l["status"]}
+                            "uncompressed": l.get("uncompressedSize"), "status": l["status"],
+                            "stages": l.get("stages")}
                            for l in sorted(s["layers"], key=lambda l: l["index"])]
+                    # The floor (issue 6): the run's own inflate + hash + write seconds, over the cores.
+                    work = sum((l["stages"] or {}).get(k, 0) for l in lay for k in ("inflate", "hash", "write"))
                     times = {}
                     for e in ev:
                         if e.get("type") in ("layer-extracted", "snapshot-commit", "unpack-start", "unpack-finish"):
@@ -170,6 +173,8 @@ def main():
                                     "decant_mb_s": s["megabytesPerSecond"], "files": s["files"], "layers": lay,
                                     "slowest_layer_s": max((l["seconds"] or 0) for l in lay),
                                     "sum_layer_s": sum((l["seconds"] or 0) for l in lay),
+                                    "stage_work_s": work if work > 0 else None,
+                                    "floor_s": work / (os.cpu_count() or 1) if work > 0 else None,
                                     "event_times": times})
                 t["per_run"] = per_run
                 t["median_run"] = med_run["round"]
@@ -240,6 +245,10 @@ def main():
                 print(f"decant median run (round {mr['round']}): wall {mr['wall_s']:.2f} s, decant's own "
                       f"{mr['decant_seconds']:.2f} s; layer extraction {lays}; slowest layer "
                       f"{mr['slowest_layer_s']:.2f} s, sum {mr['sum_layer_s']:.2f} s")
+                if mr.get("floor_s"):
+                    print(f"floor (this run's inflate + hash + write seconds {mr['stage_work_s']:.2f} / {os.cpu_count()} cores): "
+                          f"{mr['floor_s']:.2f} s; decant's own time is {mr['decant_seconds'] / mr['floor_s']:.2f}x the floor "
+                          f"(issue 6: <= 1.25x)")
         reg = img.get("registry")
         if reg:
             rt = img["tools"]

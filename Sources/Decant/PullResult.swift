@@ -20,6 +20,9 @@ public struct PullResult: Sendable, Codable {
         public var files: Int?
         public var uncompressedSize: Int64?
         public var seconds: Double?
+        /// Where the extraction's time went (read, hash, inflate, write, waits), for harnesses
+        /// that compute what the machine could do at best.
+        public var stages: LayerStageTimes?
     }
 
     public var image: String

@@ -399,7 +399,7 @@ struct UnpackScheduler: Sendable {
             diffID: image.config.rootfs.diffIDs[index], chainID: chainID, snapshotKey: chainID.description, status: status,
             directory: try snapshotter.directory(chainID.description), entries: extraction?.0.entries.total,
             files: extraction?.0.entries.regularFiles, uncompressedSize: extraction?.0.digests.uncompressedSize,
-            seconds: extraction?.1)
+            seconds: extraction?.1, stages: extraction?.0.stages)
     }
 }
 
