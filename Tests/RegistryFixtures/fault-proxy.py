@@ -463,14 +463,7 @@ def serve(args):
         threading.Thread(target=s.serve_forever, daemon=True).start()
     if args.dir:
         info["dir"] = os.path.abspath(args.dir)
-    print(json.dumps(info, sort_keys=True), flush=True)
-    if args.ready_file:
-        fc.write_ready_file(args.ready_file, info)
-    try:
-        main_srv.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    return 0
+    return fc.announce_and_serve(main_srv, info, args.ready_file)
 
 
 def cmd_start(args, argv):

@@ -168,6 +168,19 @@ def write_ready_file(path, obj):
 
 # ---- HTTP -----------------------------------------------------------------------------------
 
+def announce_and_serve(server, info, ready_file):
+    """Prints a server's JSON description, hands it to a waiting `start` through `ready_file`,
+    then serves until interrupted."""
+    print(json.dumps(info, sort_keys=True), flush=True)
+    if ready_file:
+        write_ready_file(ready_file, info)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
 def http_status(url, cafile=None, timeout=2.0):
     """Status of GET url, or None if nothing answers (connection refused, TLS not up yet)."""
     ctx = ssl.create_default_context(cafile=cafile) if url.startswith("https:") else None

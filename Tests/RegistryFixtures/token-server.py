@@ -294,14 +294,7 @@ def main():
     url = "http://%s:%d" % (args.host, port)
     info = {"url": url, "realm": url + args.path, "host": "%s:%d" % (args.host, port),
             "port": port, "pid": os.getpid()}
-    print(json.dumps(info, sort_keys=True), flush=True)
-    if args.ready_file:
-        fc.write_ready_file(args.ready_file, info)
-    try:
-        httpd.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    return 0
+    return fc.announce_and_serve(httpd, info, args.ready_file)
 
 
 if __name__ == "__main__":
