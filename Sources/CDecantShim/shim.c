@@ -43,6 +43,26 @@ ssize_t decant_llistxattr(const char *path, char *list, size_t size) {
 
 int decant_syncfs(int fd) { return syncfs(fd); }
 
+int decant_start_writeback(int fd, long long offset, long long length) {
+    return sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE);
+}
+
+#ifndef __NR_cachestat
+#define __NR_cachestat 451
+#endif
+
+int decant_cachestat(int fd, unsigned long long *dirty, unsigned long long *writeback) {
+    struct { unsigned long long off, len; } range = { 0, 0 };
+    struct {
+        unsigned long long cache, dirty, writeback, evicted, recently_evicted;
+    } stat = { 0 };
+    long result = syscall(__NR_cachestat, fd, &range, &stat, 0);
+    if (result != 0) return -1;
+    *dirty = stat.dirty;
+    *writeback = stat.writeback;
+    return 0;
+}
+
 struct decant_ring {
     struct io_uring ring;
 };

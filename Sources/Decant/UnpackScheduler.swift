@@ -113,7 +113,10 @@ struct UnpackScheduler: Sendable {
                 if let trace = options.trace, let extracted = trace.end(of: "extract", layer: index) {
                     trace.record("wait-parent", layer: index, since: extracted)
                 }
-                let committed = try commit(key: key, index: index, chain: chain, result: result)
+                // The flush waits on the disk for seconds: not on one of the few cooperative threads.
+                let committed = try await BlockingWork.run("decant-commit") {
+                    try commit(key: key, index: index, chain: chain, result: result)
+                }
                 options.trace?.finished(layer: index, status: committed ? "unpacked" : "reused")
                 active.remove(key)
                 if committed { committedHere.append(chain[index].description) }
@@ -211,7 +214,7 @@ struct UnpackScheduler: Sendable {
             from: blob, into: FilePath(directory),
             options: ApplyOptions(layerName: layer.digest.description, mediaType: layer.mediaType, whiteouts: whiteouts,
                                   gzip: options.gzip, io: options.io, cancellation: pull.cancellation,
-                                  progress: applyProgress))
+                                  progress: applyProgress, writeback: options.sync == .fs ? EarlyWriteback() : nil))
         guard case .success(let result) = applied else {
             // A transfer that broke for good keeps what it received, so that the next pull
             // resumes there; any other failure leaves no trace.

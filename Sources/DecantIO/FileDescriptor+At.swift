@@ -182,4 +182,20 @@ extension FileDescriptor {
     public func syncFilesystem(path: String) throws(SystemCallError) {
         _ = try check("syncfs", path: path) { decant_syncfs(rawValue) }
     }
+
+    /// Asks the kernel to start writing `length` bytes from `offset` to disk, without waiting:
+    /// `sync_file_range(2)` with `SYNC_FILE_RANGE_WRITE`. Advisory, so failures are ignored; a
+    /// later `syncfs`/`fsync` reports any I/O error.
+    public func startWriteback(offset: Int64, length: Int64) {
+        _ = decant_start_writeback(rawValue, offset, length)
+    }
+
+    /// How many of the file's pages in the page cache are dirty and how many are being written:
+    /// `cachestat(2)`, Linux 6.5 and later.
+    public func pageCacheState(path: String) throws(SystemCallError) -> (dirtyPages: UInt64, writebackPages: UInt64) {
+        var dirty: UInt64 = 0
+        var writeback: UInt64 = 0
+        _ = try check("cachestat", path: path) { decant_cachestat(rawValue, &dirty, &writeback) }
+        return (dirty, writeback)
+    }
 }

@@ -31,6 +31,14 @@ ssize_t decant_llistxattr(const char *path, char *list, size_t size);
 /// syncfs(2) needs _GNU_SOURCE in the header.
 int decant_syncfs(int fd);
 
+/// sync_file_range(2) with SYNC_FILE_RANGE_WRITE: starts writeback of a range without waiting
+/// for it (the flags need _GNU_SOURCE, like syncfs).
+int decant_start_writeback(int fd, long long offset, long long length);
+
+/// cachestat(2) (Linux 6.5) over a whole file: its pages in the page cache that are dirty and
+/// under writeback. -1 with errno set where the kernel lacks it (ENOSYS).
+int decant_cachestat(int fd, unsigned long long *dirty, unsigned long long *writeback);
+
 /// An io_uring instance, opaque to Swift: swift-system's headers pull in the kernel's
 /// <linux/io_uring.h>, whose definitions clash with liburing's own copy in one Swift module.
 typedef struct decant_ring decant_ring;

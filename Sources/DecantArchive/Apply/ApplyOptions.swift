@@ -37,11 +37,14 @@ public struct ApplyOptions: Sendable {
     public var cancellation: CancellationFlag?
     /// Updated after every entry, for progress reports.
     public var progress: ApplyProgress?
+    /// Whether large files' data is sent to disk as it is written; for callers that flush the
+    /// layer before committing it.
+    public var writeback: EarlyWriteback?
 
     public init(layerName: String, mediaType: MediaType? = nil, whiteouts: WhiteoutMode = .overlay,
                 gzip: GzipImplementation = .isal, io: FileIOBackend = .syscalls,
                 bufferSize: Int = 1 << 20, bufferCount: Int = 4, cancellation: CancellationFlag? = nil,
-                progress: ApplyProgress? = nil) {
+                progress: ApplyProgress? = nil, writeback: EarlyWriteback? = nil) {
         self.layerName = layerName
         self.mediaType = mediaType
         self.whiteouts = whiteouts
@@ -51,5 +54,6 @@ public struct ApplyOptions: Sendable {
         self.bufferCount = bufferCount
         self.cancellation = cancellation
         self.progress = progress
+        self.writeback = writeback
     }
 }

@@ -37,7 +37,7 @@ public enum LayerApplier {
         thread.name = "decant-decode"
         thread.start()
 
-        let sink = makeSink(options.io, logger: logger)
+        let sink = makeSink(options.io, writeback: options.writeback, logger: logger)
         let writer = LayerWriter(tree: tree, whiteouts: options.whiteouts, sink: sink)
         var current: String?
         do {
@@ -97,12 +97,12 @@ public enum LayerApplier {
         }
     }
 
-    private static func makeSink(_ backend: FileIOBackend, logger: Logger) -> any RegularFileSink {
+    private static func makeSink(_ backend: FileIOBackend, writeback: EarlyWriteback?, logger: Logger) -> any RegularFileSink {
         switch backend {
         case .syscalls:
-            return SyscallFileSink()
+            return SyscallFileSink(writeback: writeback)
         case .uring:
-            return UringFileSink.make(logger: logger) ?? SyscallFileSink()
+            return UringFileSink.make(writeback: writeback, logger: logger) ?? SyscallFileSink(writeback: writeback)
         }
     }
 

@@ -13,6 +13,8 @@ final class OpenFile {
     var descriptor: OwnedDescriptor?
     /// Where the next write goes.
     var offset: Int64 = 0
+    /// Data before this offset was handed to writeback already.
+    private var writebackFrom: Int64 = 0
     /// Applied once the data is written.
     let metadata: EntryMetadata
 
@@ -20,6 +22,18 @@ final class OpenFile {
         self.path = path
         self.descriptor = descriptor
         self.metadata = metadata
+    }
+
+    /// Starts writeback of the data written since the last call once there is `policy.stride` of
+    /// it, or, with `final`, of whatever is left of a file of at least `policy.minimumFileSize`.
+    func startWriteback(_ policy: EarlyWriteback, final: Bool) {
+        // Whole pages only until the end: a page sent half written would be dirtied again while
+        // under writeback and skipped by the final call.
+        let end = final ? offset : offset & ~4095
+        let pending = end - writebackFrom
+        guard pending > 0, final ? offset >= policy.minimumFileSize : pending >= policy.stride else { return }
+        descriptor!.descriptor.startWriteback(offset: writebackFrom, length: pending)
+        writebackFrom = end
     }
 
     /// Applies the metadata, notes the disk usage and closes the file; returns the bytes allocated.
@@ -53,15 +67,22 @@ protocol RegularFileSink: AnyObject {
 /// One system call per operation, completed before the call returns.
 final class SyscallFileSink: RegularFileSink {
     private(set) var allocatedBytes: Int64 = 0
+    private let writeback: EarlyWriteback?
 
     var backend: FileIOBackend { .syscalls }
+
+    init(writeback: EarlyWriteback?) {
+        self.writeback = writeback
+    }
 
     func write(_ bytes: UnsafeRawBufferPointer, to file: OpenFile) throws(SystemCallError) {
         try file.descriptor!.descriptor.writeAll(bytes, path: file.path)
         file.offset += Int64(bytes.count)
+        if let writeback { file.startWriteback(writeback, final: false) }
     }
 
     func finish(_ file: OpenFile) throws(SystemCallError) {
+        if let writeback { file.startWriteback(writeback, final: true) }
         allocatedBytes += try file.complete()
     }
 

@@ -17,17 +17,19 @@ final class UringFileSink: RegularFileSink {
     private var writes: [(file: OpenFile, bytes: UnsafeRawBufferPointer, offset: Int64)] = []
     private var finishing: [OpenFile] = []
     private(set) var allocatedBytes: Int64 = 0
+    private let writeback: EarlyWriteback?
 
     var backend: FileIOBackend { .uring }
 
-    init(ring: IOUring) {
+    init(ring: IOUring, writeback: EarlyWriteback?) {
         self.ring = ring
+        self.writeback = writeback
     }
 
     /// A sink on a new ring, or `nil` (after one log line) where io_uring cannot be set up.
-    static func make(logger: Logger) -> UringFileSink? {
+    static func make(writeback: EarlyWriteback?, logger: Logger) -> UringFileSink? {
         do {
-            return UringFileSink(ring: try IOUring(entries: 256))
+            return UringFileSink(ring: try IOUring(entries: 256), writeback: writeback)
         } catch {
             warnOnce(logger, "io_uring is not available (\(error)); writing files with plain system calls")
             return nil
@@ -57,6 +59,7 @@ final class UringFileSink: RegularFileSink {
     func drain() throws(SystemCallError) {
         try complete()
         for file in finishing {
+            if let writeback { file.startWriteback(writeback, final: true) }
             allocatedBytes += try file.complete()
         }
         finishing.removeAll(keepingCapacity: true)
