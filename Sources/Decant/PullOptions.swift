@@ -26,6 +26,10 @@ public struct PullOptions: Sendable {
     public var maxConcurrentDownloads: Int
     /// Records the pull's timeline when set (`decant pull --trace FILE`).
     public var trace: PullTrace?
+    /// Whether a layer blob that is a file on the store's filesystem (an OCI layout directory),
+    /// owned by this user and writable by nobody else, is hard-linked into the content store
+    /// once verified instead of copied. Off when the layout's files may be rewritten in place.
+    public var linkLocalBlobs: Bool
 
     public enum SyncMode: String, Sendable, CaseIterable {
         case fs
@@ -35,7 +39,8 @@ public struct PullOptions: Sendable {
     public init(snapshotter: String = "overlayfs", platform: Platform? = nil,
                 unpackConcurrency: Int = Self.defaultConcurrency, sync: SyncMode = .fs,
                 gzip: GzipImplementation = .isal, io: FileIOBackend = .syscalls, events: (any EventSink)? = nil,
-                registry: RegistryOptions = RegistryOptions(), maxConcurrentDownloads: Int = 3, trace: PullTrace? = nil) {
+                registry: RegistryOptions = RegistryOptions(), maxConcurrentDownloads: Int = 3, trace: PullTrace? = nil,
+                linkLocalBlobs: Bool = true) {
         self.snapshotter = snapshotter
         self.platform = platform
         self.unpackConcurrency = max(1, unpackConcurrency)
@@ -46,6 +51,7 @@ public struct PullOptions: Sendable {
         self.registry = registry
         self.maxConcurrentDownloads = max(1, maxConcurrentDownloads)
         self.trace = trace
+        self.linkLocalBlobs = linkLocalBlobs
     }
 
     /// The number of cores.

@@ -249,7 +249,10 @@ struct UnpackScheduler: Sendable {
         var pending: PendingStore?
         if let writer, let tee = stream.tee {
             if let failure = tee.failure { throw failure }
-            pending = PendingStore(writer: writer, digest: digests.compressedDigest, size: digests.compressedSize, labels: uncompressed)
+            pending = PendingStore(.ingest(writer), digest: digests.compressedDigest, size: digests.compressedSize, labels: uncompressed)
+        } else if let linkable = stream.linkable {
+            pending = PendingStore(.link(linkable, store.content), digest: digests.compressedDigest, size: digests.compressedSize,
+                                   labels: uncompressed)
         } else if store.content.contains(layer.digest) {
             try store.content.update(layer.digest, labels: uncompressed, fieldPaths: ["labels.containerd.io/uncompressed"])
         }
@@ -273,6 +276,8 @@ struct UnpackScheduler: Sendable {
         var writer: IngestWriter?
         var tee: TeeByteSource?
         var remote: (any BlobStream)?
+        /// A local file to link into the content store once verified, instead of a copy.
+        var linkable: (any ByteSource)?
     }
 
     /// The content store's copy when it has the blob; otherwise the source's bytes, teed into an
@@ -281,6 +286,12 @@ struct UnpackScheduler: Sendable {
     private func openBlob(_ layer: Descriptor) async throws -> BlobStreams {
         if store.content.contains(layer.digest) {
             return BlobStreams(source: try FileByteSource(path: FilePath(try store.content.path(of: layer.digest))))
+        }
+        if options.linkLocalBlobs && !source.isRemote {
+            let origin = try await source.open(layer, offset: 0)
+            if let file = origin.wholeFile, store.content.canLink(file, size: layer.size) {
+                return BlobStreams(source: origin, linkable: origin)
+            }
         }
         // Another process writing the same blob holds its ingest: extract without storing.
         let ref = "layer-" + layer.digest.description
@@ -403,26 +414,6 @@ struct UnpackScheduler: Sendable {
             directory: try snapshotter.directory(chainID.description), entries: extraction?.0.entries.total,
             files: extraction?.0.entries.regularFiles, uncompressedSize: extraction?.0.digests.uncompressedSize,
             seconds: extraction?.1, stages: extraction?.0.stages)
-    }
-}
-
-/// A layer blob written to its ingest and verified on the way, waiting to be committed to the
-/// content store. Used by one task at a time.
-final class PendingStore: @unchecked Sendable {
-    let writer: IngestWriter
-    let digest: Digest
-    let size: Int64
-    let labels: [String: String]
-
-    init(writer: IngestWriter, digest: Digest, size: Int64, labels: [String: String]) {
-        self.writer = writer
-        self.digest = digest
-        self.size = size
-        self.labels = labels
-    }
-
-    func commit() throws {
-        try writer.commit(verified: digest, size: size, labels: labels)
     }
 }
 

@@ -9,6 +9,13 @@ import Glibc
 public protocol ByteSource: Sendable {
     /// Reads up to `buffer.count` bytes; 0 means the end of the blob.
     func read(into buffer: UnsafeMutableRawBufferPointer) throws(SystemCallError) -> Int
+    /// The open file holding exactly the blob's bytes, when the blob is a whole file on this
+    /// machine (so that a store can link it instead of copying); owned by the source.
+    var wholeFile: FileDescriptor? { get }
+}
+
+extension ByteSource {
+    public var wholeFile: FileDescriptor? { nil }
 }
 
 /// A blob in a file.
@@ -23,6 +30,8 @@ public final class FileByteSource: ByteSource {
         self.path = path.string
         _ = posix_fadvise(fd.rawValue, 0, 0, POSIX_FADV_SEQUENTIAL)
     }
+
+    public var wholeFile: FileDescriptor? { file.descriptor }
 
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws(SystemCallError) -> Int {
         while true {

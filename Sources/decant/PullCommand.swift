@@ -33,6 +33,7 @@ struct PullCommand: AsyncParsableCommand {
     @Option(name: .long, help: "gzip implementation: isal or zlib.") var gzip: GzipImplementation = .isal
     @Option(name: .long, help: "File I/O backend: syscalls or uring.") var io: FileIOBackend = .syscalls
     @Option(name: .long, help: "Also append events as JSON lines to FILE.") var events: String?
+    @Flag(name: .long, help: "Copy an OCI layout's layer blobs into the content store instead of hard-linking them (done where the layout is on the store's filesystem, owned by this user and writable by nobody else); for layouts whose files get rewritten in place.") var copyBlobs = false
     @Option(name: .long, help: "Write the pull's per-layer timeline (queued, extract with read/inflate/hash/write times, store, sync, commit) as JSON to FILE.") var trace: String?
     @Option(name: [.short, .long], help: "USER:PASSWORD for the image's registry.") var user: String?
     @Option(name: .long, help: "Directory of HOST/hosts.toml registry configurations.") var hostsDir = RegistryHosts.defaultDirectory
@@ -73,7 +74,7 @@ struct PullCommand: AsyncParsableCommand {
         let options = PullOptions(snapshotter: snapshotter, platform: platform, unpackConcurrency: unpackConcurrency,
                                   sync: syncMode, gzip: gzip, io: io, events: EventFanOut(sinks),
                                   registry: registry, maxConcurrentDownloads: maxConcurrentDownloads,
-                                  trace: trace.map { _ in PullTrace() })
+                                  trace: trace.map { _ in PullTrace() }, linkLocalBlobs: !copyBlobs)
         let puller = Puller(store: store)
         let reference = reference
         let task = Task { () async -> Result<PullResult, PullError> in

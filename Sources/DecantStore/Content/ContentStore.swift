@@ -177,6 +177,11 @@ public final class ContentStore: Sendable {
             throw StoreError(.io, "cannot move \(digest) into place", cause: SystemCallError("rename", path: target, errno: Errno(rawValue: errno)))
         }
         Failpoint.hit("content-after-rename")
+        return try recordPublished(digest, labels: labels)
+    }
+
+    /// After a blob's file appeared under its name: makes the name durable and records `labels`.
+    func recordPublished(_ digest: Digest, labels: [String: String]) throws(StoreError) -> ContentInfo {
         let directory = open(layout.blobs, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if directory >= 0 {
             fsync(directory)

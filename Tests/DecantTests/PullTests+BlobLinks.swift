@@ -1,0 +1,61 @@
+import Decant
+import DecantOCI
+import DecantStore
+import DecantTestSupport
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension PullTests {
+    private func inode(_ path: String) throws -> (device: UInt64, inode: UInt64, links: UInt64) {
+        var status = stat()
+        guard stat(path, &status) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        return (UInt64(status.st_dev), UInt64(status.st_ino), UInt64(status.st_nlink))
+    }
+
+    /// A layer blob of an OCI layout on the store's filesystem becomes a hard link in the content
+    /// store (no second copy written), unless others could rewrite it or the pull asks for copies;
+    /// either way the store's blob holds the verified bytes.
+    @Test func localLayoutBlobsAreLinkedWhereSafe() async throws {
+        let fixtures = try ImageFixtures.get()
+        let (scratch, store) = try freshStore("link")
+        // A private copy of the layout, one of whose layer blobs anyone may write.
+        let layout = scratch.url.appendingPathComponent("layout").path
+        try Shell.check(["cp", "-a", fixtures.path("multi"), layout])
+        let result = try await Puller(store: store).pull("oci:\(layout):latest")
+        let layers = result.layers.map(\.digest)
+        #expect(layers.count >= 3)
+        let writable = layers[1]
+        for (index, digest) in layers.enumerated() {
+            let blob = "\(layout)/blobs/sha256/\(digest.encoded)"
+            let stored = try store.content.path(of: digest)
+            #expect(try inode(stored).inode == inode(blob).inode, "layer \(index) was copied, not linked")
+            #expect(try inode(stored).links == 2)
+        }
+
+        let (otherScratch, other) = try freshStore("link-guarded")
+        defer { withExtendedLifetime(otherScratch) {} }
+        #expect(chmod("\(layout)/blobs/sha256/\(writable.encoded)", 0o666) == 0)
+        _ = try await Puller(store: other).pull("oci:\(layout):latest")
+        for digest in layers {
+            let blob = "\(layout)/blobs/sha256/\(digest.encoded)"
+            let stored = try other.content.path(of: digest)
+            let linked = try inode(stored).inode == inode(blob).inode
+            #expect(linked == (digest != writable), "\(digest): linked \(linked)")
+            #expect(FileManager.default.contentsEqual(atPath: stored, andPath: blob))
+        }
+
+        let (copyScratch, copies) = try freshStore("link-off")
+        defer { withExtendedLifetime(copyScratch) {} }
+        _ = try await Puller(store: copies).pull("oci:\(layout):latest", options: PullOptions(linkLocalBlobs: false))
+        for digest in layers {
+            let blob = "\(layout)/blobs/sha256/\(digest.encoded)"
+            let stored = try copies.content.path(of: digest)
+            #expect(try inode(stored).inode != inode(blob).inode)
+            #expect(FileManager.default.contentsEqual(atPath: stored, andPath: blob))
+        }
+    }
+}
