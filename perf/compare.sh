@@ -11,7 +11,7 @@
 #   --images LIST     comma-separated, from many-files-gzip, many-files-zstd, big-files-gzip,
 #                     big-files-zstd (default: all four)
 #   --tools LIST      comma-separated, run in this order within a round (default
-#                     decant,containerd,umoci,tar); also available: decant-nosync,
+#                     decant,containerd,umoci,tar); also available: decant-nosync, decant-copy,
 #                     decant-registry, containerd-registry
 #   --registry        add decant-registry and containerd-registry to the tools (after the others,
 #                     unless --tools already names them): pulls from a local docker-registry
@@ -36,6 +36,8 @@
 #   decant          DECANT_ROOT=<fresh dir> decant pull --json oci:LAYOUT:latest   (defaults:
 #                   --sync fs, --gzip isal, --io syscalls, unpack concurrency = cores)
 #   decant-nosync   the same with --sync none (no syncfs before each commit)
+#   decant-copy     the same as decant with --copy-blobs: the layout's layer blobs are copied into
+#                   the content store (as a registry pull must) instead of hard-linked
 #   containerd      ctr -n perf images import --snapshotter overlayfs ARCHIVE (import + unpack)
 #                   against a private containerd 1.6 (own root/state/sockets under CACHE/containerd,
 #                   CRI off), started once per script run, with unpigz on its PATH. Its wall time
@@ -130,7 +132,7 @@ for i in "${images[@]}"; do
 done
 for t in "${tools[@]}"; do
     case $t in
-    decant | decant-nosync | containerd | umoci | tar | decant-registry | containerd-registry) ;;
+    decant | decant-nosync | decant-copy | containerd | umoci | tar | decant-registry | containerd-registry) ;;
     *) die "unknown tool $t" ;;
     esac
 done
@@ -354,7 +356,7 @@ inputs_for() { # TOOL IMAGE
 }
 out_for() { # TOOL
     case $1 in
-    decant | decant-nosync | decant-registry) echo "$WORK/decant-root" ;;
+    decant | decant-nosync | decant-copy | decant-registry) echo "$WORK/decant-root" ;;
     umoci) echo "$WORK/umoci-rootfs" ;;
     tar) echo "$WORK/tar-rootfs" ;;
     containerd | containerd-registry) echo "$CROOT" ;;
@@ -366,7 +368,7 @@ out_for() { # TOOL
 declare -A WARM
 for t in "${tools[@]}"; do
     case $t in
-    decant | decant-nosync) exes=("$DECANT") ;;
+    decant | decant-nosync | decant-copy) exes=("$DECANT") ;;
     decant-registry) exes=("$DECANT" "$(command -v docker-registry)") ;;
     containerd) exes=("$(command -v ctr)" "$(command -v unpigz)") ;;
     containerd-registry) exes=("$(command -v ctr)" "$(command -v unpigz)" "$(command -v docker-registry)") ;;
@@ -412,6 +414,7 @@ run_once() { # IMAGE ROUND TOOL
     case $tool in
     decant) cmd=(env DECANT_ROOT="$out" "$DECANT" pull --json "oci:$layout:latest") ;;
     decant-nosync) cmd=(env DECANT_ROOT="$out" "$DECANT" pull --json --sync none "oci:$layout:latest") ;;
+    decant-copy) cmd=(env DECANT_ROOT="$out" "$DECANT" pull --json --copy-blobs "oci:$layout:latest") ;;
     decant-registry) cmd=(env DECANT_ROOT="$out" "$DECANT" pull --json "$REGHOST/perf/$image:latest") ;;
     containerd) cmd=(ctr -a "$SOCK" -n "$NS" images import --snapshotter overlayfs "$archive") ;;
     containerd-registry) cmd=(ctr -a "$SOCK" -n "$NS" images pull --plain-http --snapshotter overlayfs "$REGHOST/perf/$image:latest") ;;
