@@ -13,8 +13,7 @@ final class OpenFile {
     var descriptor: OwnedDescriptor?
     /// Where the next write goes.
     var offset: Int64 = 0
-    /// Data before this offset was handed to writeback already.
-    private var writebackFrom: Int64 = 0
+    private var writeback = WritebackCursor()
     /// Applied once the data is written.
     let metadata: EntryMetadata
 
@@ -27,13 +26,12 @@ final class OpenFile {
     /// Starts writeback of the data written since the last call once there is `policy.stride` of
     /// it, or, with `final`, of whatever is left of a file of at least `policy.minimumFileSize`.
     func startWriteback(_ policy: EarlyWriteback, final: Bool) {
-        // Whole pages only until the end: a page sent half written would be dirtied again while
-        // under writeback and skipped by the final call.
-        let end = final ? offset : offset & ~4095
-        let pending = end - writebackFrom
-        guard pending > 0, final ? offset >= policy.minimumFileSize : pending >= policy.stride else { return }
-        descriptor!.descriptor.startWriteback(offset: writebackFrom, length: pending)
-        writebackFrom = end
+        if final {
+            guard offset >= policy.minimumFileSize else { return }
+            writeback.advance(descriptor!.descriptor, written: offset, minimum: 1, final: true)
+        } else {
+            writeback.advance(descriptor!.descriptor, written: offset, minimum: policy.stride)
+        }
     }
 
     /// Applies the metadata, notes the disk usage and closes the file; returns the bytes allocated.

@@ -25,8 +25,7 @@ public final class IngestWriter {
     private let lock: OwnedDescriptor
     private var hasher = DigestHasher()
     private let hashing: Bool
-    /// Data before this offset was handed to the kernel's writeback already.
-    private var writebackFrom: Int64 = 0
+    private var writeback = WritebackCursor()
     private var committed = false
 
     init(store: ContentStore, ref: String, expected: Digest?, total: Int64?, directory: String, hashing: Bool = true) throws(StoreError) {
@@ -75,11 +74,7 @@ public final class IngestWriter {
         offset += Int64(bytes.count)
         // The blob is fsynced at commit: writing it out as it arrives leaves that fsync little to
         // wait for, and the disk works while the layer is still being extracted.
-        let wholePages = offset & ~4095
-        if wholePages - writebackFrom >= Self.writebackStride {
-            data.descriptor.startWriteback(offset: writebackFrom, length: wholePages - writebackFrom)
-            writebackFrom = wholePages
-        }
+        writeback.advance(data.descriptor, written: offset, minimum: Self.writebackStride)
         if offset >= 1 << 20 { Failpoint.hit("content-mid-ingest") }
     }
 
