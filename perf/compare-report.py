@@ -18,7 +18,7 @@ import sys
 
 COLS = ["image", "tool", "round", "status", "wall", "user", "sys", "rss_kb", "daemon_cpu",
         "daemon_rss_kb", "machine_busy", "load1", "registry_cpu"]
-CTR_TOOLS = ("containerd", "containerd-registry")  # run against the private daemon
+CTR_TOOLS = ("containerd", "containerd-sync", "containerd-registry")  # run against the private daemon
 REGISTRY_TOOLS = ("decant-registry", "containerd-registry")  # pull from the local registry
 
 
@@ -191,6 +191,14 @@ def main():
         def ratio(a, b):  # median of tool a / median of tool b, or None
             ma, mb = (img["tools"].get(x, {}).get("median_s") for x in (a, b))
             return ma / mb if ma and mb else None
+        # the same durability on both sides: decant's default flushes each layer before its
+        # commit, containerd 1.6 and tar never do; the -sync tools add one syncfs at the end
+        img["same_durability"] = {
+            "containerd_sync_over_decant": ratio("containerd-sync", "decant"),
+            "tar_sync_over_decant": ratio("tar-sync", "decant"),
+            "containerd_over_decant_nosync": ratio("containerd", "decant-nosync"),
+            "tar_over_decant_nosync": ratio("tar", "decant-nosync"),
+        }
         if any(t in img["tools"] for t in REGISTRY_TOOLS):
             img["registry"] = {
                 # issue 6: a registry pull within 1.2x of the same pull from an OCI layout
@@ -251,6 +259,14 @@ def main():
                     print(f"floor (this run's inflate + hash + write seconds {mr['stage_work_s']:.2f} / {os.cpu_count()} cores): "
                           f"{mr['floor_s']:.2f} s; decant's own time is {mr['decant_seconds'] / mr['floor_s']:.2f}x the floor "
                           f"(issue 6: <= 1.25x)")
+        same = {k: v for k, v in img["same_durability"].items() if v}
+        if same:
+            names = {"containerd_sync_over_decant": "containerd-sync/decant",
+                     "tar_sync_over_decant": "tar-sync/decant",
+                     "containerd_over_decant_nosync": "containerd/decant-nosync",
+                     "tar_over_decant_nosync": "tar/decant-nosync"}
+            print("at the same durability: " + "; ".join(f"{names[k]} = {v:.2f}x" for k, v in same.items())
+                  + "  (flushed: decant, *-sync; never flushed: decant-nosync, containerd, tar)")
         reg = img.get("registry")
         if reg:
             rt = img["tools"]

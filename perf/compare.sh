@@ -12,7 +12,7 @@
 #                     big-files-zstd (default: all four)
 #   --tools LIST      comma-separated, run in this order within a round (default
 #                     decant,containerd,umoci,tar); also available: decant-nosync, decant-copy,
-#                     decant-registry, containerd-registry
+#                     containerd-sync, tar-sync, decant-registry, containerd-registry
 #   --registry        add decant-registry and containerd-registry to the tools (after the others,
 #                     unless --tools already names them): pulls from a local docker-registry
 #   --quick           small images (cache subdir images-quick) for a smoke run
@@ -45,11 +45,16 @@
 #                   of /proc/PID/stat, so unpigz children are included; VmHWM after clear_refs).
 #                   Between runs: ctr images rm --sync, then any leftover snapshots and content
 #                   are removed, so every import starts from an empty store.
+#   containerd-sync the same as containerd, then sync -f CROOT (syncfs(2) of the file system
+#                   holding the snapshots), timed together: containerd 1.6 never flushes its
+#                   snapshots, decant's default --sync fs does before each commit, so this and
+#                   tar-sync are the baselines at decant's durability
 #   umoci           umoci raw unpack --image LAYOUT:latest DIR  (gzip images; umoci 0.4 cannot
 #                   read zstd layers: recorded as n/a)
 #   tar             for each layer, bottom first: tar -I pigz -xf BLOB -C DIR (gzip) or
 #                   tar -I zstd -xf BLOB -C DIR (zstd), all into one directory, no whiteout
 #                   handling (the baseline of shared/ANCHORS.md)
+#   tar-sync        the same as tar, then sync -f DIR (syncfs(2)), timed together
 #   decant-registry DECANT_ROOT=<fresh dir> decant pull --json HOST/perf/IMAGE:latest (defaults
 #                   as for decant; HOST is loopback, so decant falls back from HTTPS to plain HTTP
 #                   by itself)
@@ -132,7 +137,7 @@ for i in "${images[@]}"; do
 done
 for t in "${tools[@]}"; do
     case $t in
-    decant | decant-nosync | decant-copy | containerd | umoci | tar | decant-registry | containerd-registry) ;;
+    decant | decant-nosync | decant-copy | containerd | containerd-sync | umoci | tar | tar-sync | decant-registry | containerd-registry) ;;
     *) die "unknown tool $t" ;;
     esac
 done
@@ -141,9 +146,9 @@ if [ $REGISTRY = 1 ]; then
     for t in decant-registry containerd-registry; do has_tool $t || tools+=("$t"); done
 fi
 TOOLS=$(IFS=,; echo "${tools[*]}")
-is_ctr() { [ "$1" = containerd ] || [ "$1" = containerd-registry ]; } # TOOL: runs against the daemon
+is_ctr() { case $1 in containerd | containerd-sync | containerd-registry) return 0 ;; esac; return 1; } # TOOL: runs against the daemon
 uses_registry() { has_tool decant-registry || has_tool containerd-registry; }
-uses_containerd() { has_tool containerd || has_tool containerd-registry; }
+uses_containerd() { has_tool containerd || has_tool containerd-sync || has_tool containerd-registry; }
 
 [ "$(id -u)" = 0 ] || die "must run as root (drop_caches, containerd, chown/mknod in the trees)"
 
@@ -349,7 +354,7 @@ fi
 # Each tool gets: inputs (to pre-read), a command, and an output to remove afterwards.
 inputs_for() { # TOOL IMAGE
     case $1 in
-    containerd) echo "$IMGDIR/$2/archive.tar" ;;
+    containerd | containerd-sync) echo "$IMGDIR/$2/archive.tar" ;;
     decant-registry | containerd-registry) echo "${REGFILES[$2]}" ;;
     *) meta "$2" '[l["blob"] for l in m["layers"]]' ;;
     esac
@@ -358,8 +363,8 @@ out_for() { # TOOL
     case $1 in
     decant | decant-nosync | decant-copy | decant-registry) echo "$WORK/decant-root" ;;
     umoci) echo "$WORK/umoci-rootfs" ;;
-    tar) echo "$WORK/tar-rootfs" ;;
-    containerd | containerd-registry) echo "$CROOT" ;;
+    tar | tar-sync) echo "$WORK/tar-rootfs" ;;
+    containerd | containerd-sync | containerd-registry) echo "$CROOT" ;;
     esac
 }
 # the executables a tool runs and their shared libraries: read once before each run as well, so
@@ -371,9 +376,10 @@ for t in "${tools[@]}"; do
     decant | decant-nosync | decant-copy) exes=("$DECANT") ;;
     decant-registry) exes=("$DECANT" "$(command -v docker-registry)") ;;
     containerd) exes=("$(command -v ctr)" "$(command -v unpigz)") ;;
+    containerd-sync) exes=("$(command -v ctr)" "$(command -v unpigz)" "$(command -v sync)" "$(command -v bash)") ;;
     containerd-registry) exes=("$(command -v ctr)" "$(command -v unpigz)" "$(command -v docker-registry)") ;;
     umoci) exes=("$(command -v umoci)") ;;
-    tar) exes=("$(command -v tar)" "$(command -v pigz)" "$(command -v zstd)" "$(command -v bash)") ;;
+    tar | tar-sync) exes=("$(command -v tar)" "$(command -v pigz)" "$(command -v zstd)" "$(command -v bash)" "$(command -v sync)") ;;
     esac
     WARM[$t]=$(for e in "${exes[@]}"; do
         echo "$e"
@@ -408,7 +414,7 @@ run_once() { # IMAGE ROUND TOOL
     if [ "$FS" = fresh ]; then
         fresh_fs
         is_ctr "$tool" && start_containerd >/dev/null 2>&1
-        [ "$tool" = tar ] && mkdir -p "$out"
+        case $tool in tar | tar-sync) mkdir -p "$out" ;; esac
     fi
     local cmd=() # after the daemon's (re)start: SOCK is set by it
     case $tool in
@@ -417,14 +423,18 @@ run_once() { # IMAGE ROUND TOOL
     decant-copy) cmd=(env DECANT_ROOT="$out" "$DECANT" pull --json --copy-blobs "oci:$layout:latest") ;;
     decant-registry) cmd=(env DECANT_ROOT="$out" "$DECANT" pull --json "$REGHOST/perf/$image:latest") ;;
     containerd) cmd=(ctr -a "$SOCK" -n "$NS" images import --snapshotter overlayfs "$archive") ;;
+    containerd-sync)
+        cmd=(bash -c 'ctr -a "$1" -n "$2" images import --snapshotter overlayfs "$3" && sync -f "$4"' _ "$SOCK" "$NS" "$archive" "$CROOT")
+        ;;
     containerd-registry) cmd=(ctr -a "$SOCK" -n "$NS" images pull --plain-http --snapshotter overlayfs "$REGHOST/perf/$image:latest") ;;
     umoci) cmd=(umoci raw unpack --image "$layout:latest" "$out") ;;
-    tar)
+    tar | tar-sync)
         local prog=pigz
         [ "$comp" = zstd ] && prog=zstd
         mkdir -p "$out"
         mapfile -t blobs < <(meta "$image" '[l["blob"] for l in m["layers"]]')
         cmd=(bash -c 'prog=$1 dir=$2; shift 2; for b; do tar -I "$prog" -xf "$b" -C "$dir" || exit 1; done' _ "$prog" "$out" "${blobs[@]}")
+        [ "$tool" = tar ] || cmd[2]+='; sync -f "$dir"'
         ;;
     esac
     sync
