@@ -287,18 +287,22 @@ struct UnpackScheduler: Sendable {
         if store.content.contains(layer.digest) {
             return BlobStreams(source: try FileByteSource(path: FilePath(try store.content.path(of: layer.digest))))
         }
+        // A local blob that cannot be linked is read through the descriptor opened to find out.
+        var opened: (any ByteSource)?
         if options.linkLocalBlobs && !source.isRemote {
             let origin = try await source.open(layer, offset: 0)
             if let file = origin.wholeFile, store.content.canLink(file, size: layer.size) {
                 return BlobStreams(source: origin, linkable: origin)
             }
+            opened = origin
         }
         // Another process writing the same blob holds its ingest: extract without storing.
         let ref = "layer-" + layer.digest.description
         // The decoding thread hashes every byte the ingest receives (and those it already had,
         // read first): the writer need not hash them again.
         guard var writer = try? store.content.writer(ref: ref, expected: layer.digest, total: layer.size, hashing: false) else {
-            let origin = try await source.open(layer, offset: 0)
+            let origin: any ByteSource
+            if let opened { origin = opened } else { origin = try await source.open(layer, offset: 0) }
             return BlobStreams(source: origin, remote: origin as? any BlobStream)
         }
         if writer.offset > layer.size {
@@ -308,7 +312,11 @@ struct UnpackScheduler: Sendable {
         let resumeAt = writer.offset
         let origin: any ByteSource
         do {
-            origin = try await source.open(layer, offset: resumeAt)
+            if let opened, resumeAt == 0 {
+                origin = opened
+            } else {
+                origin = try await source.open(layer, offset: resumeAt)
+            }
         } catch {
             if resumeAt == 0 { writer.discard() }
             throw error
