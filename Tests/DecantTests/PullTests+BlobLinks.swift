@@ -3,6 +3,7 @@ import DecantOCI
 import DecantStore
 import DecantTestSupport
 import Foundation
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -57,5 +58,49 @@ extension PullTests {
             #expect(try inode(stored).inode != inode(blob).inode)
             #expect(FileManager.default.contentsEqual(atPath: stored, andPath: blob))
         }
+    }
+
+    /// A blob that became writable by others after it was checked and read (here: when its layer
+    /// is extracted, before the blob is stored) is copied into the store instead of linked, and
+    /// the pull still records every blob with its verified bytes.
+    @Test func aBlobThatChangesModeBeforeItIsStoredIsCopied() async throws {
+        let fixtures = try ImageFixtures.get()
+        let (scratch, store) = try freshStore("link-fallback")
+        let layout = scratch.url.appendingPathComponent("layout").path
+        try Shell.check(["cp", "-a", fixtures.path("multi"), layout])
+        let layers = fixtures.image("multi").layers.compactMap { Digest($0.digest) }
+        #expect(layers.count >= 3)
+        let changed = layers[1]
+        let changedBlob = "\(layout)/blobs/sha256/\(changed.encoded)"
+        let sink = ModeChangingSink(layer: changed.description, path: changedBlob)
+        _ = try await Puller(store: store).pull("oci:\(layout):latest", options: PullOptions(events: sink))
+        #expect(sink.changed.withLock { $0 }, "the layer-extracted event of \(changed) never came")
+        for digest in layers {
+            let blob = "\(layout)/blobs/sha256/\(digest.encoded)"
+            let stored = try store.content.path(of: digest)
+            let linked = try inode(stored).inode == inode(blob).inode
+            #expect(linked == (digest != changed), "\(digest): linked \(linked)")
+            #expect(FileManager.default.contentsEqual(atPath: stored, andPath: blob))
+            #expect(try store.content.info(digest).labels["containerd.io/uncompressed"] != nil)
+        }
+        #expect(try inode(changedBlob).links == 1)
+    }
+}
+
+/// Makes one layout blob writable by everyone once its layer is extracted: between the check
+/// made when the blob was opened and the link made when it is stored.
+private final class ModeChangingSink: EventSink {
+    let layer: String
+    let path: String
+    let changed = Mutex(false)
+
+    init(layer: String, path: String) {
+        self.layer = layer
+        self.path = path
+    }
+
+    func emit(_ event: Event) {
+        guard event.type == "layer-extracted", event.layer == layer else { return }
+        changed.withLock { $0 = chmod(path, 0o666) == 0 }
     }
 }
