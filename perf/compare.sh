@@ -242,6 +242,10 @@ fresh_fs() { # a new, empty ext4 (no journal) mounted at CACHE/work
 }
 
 # --- decant, release build -----------------------------------------------------------------------
+# the source the binary is built from: taken now, not when the report is written (edits made during
+# a long run would otherwise be reported as part of the measured binary)
+git_rev=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
+git_dirty=$(git -C "$repo" status --porcelain -- Sources Package.swift 2>/dev/null | wc -l)
 if [ -z "$DECANT" ]; then
     say "building decant (release, --scratch-path $SCRATCH)"
     build_start=$(date +%s)
@@ -504,8 +508,6 @@ uptime_after=$(uptime)
 say "load after: $uptime_after  (runs took $(($(date +%s) - started)) s)"
 
 # --- report --------------------------------------------------------------------------------------
-git_rev=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
-git_dirty=$(git -C "$repo" status --porcelain -- Sources Package.swift 2>/dev/null | wc -l)
 versions=$(
     printf 'containerd=%s\n' "$(containerd --version 2>/dev/null | awk '{print $3}')"
     printf 'umoci=%s\n' "$(umoci --version 2>/dev/null | awk '{print $3}')"
