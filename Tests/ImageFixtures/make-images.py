@@ -39,7 +39,8 @@ Images (containerd = what containerd 1.6.20's `ctr images import` does with NAME
   | multi            | ok                  | 5 layers gzip/zstd/tar/gzip/zstd:     | ok            |
   |                  |                     | 3000-file base, whiteouts, opaque     |               |
   |                  |                     | dirs, WithParents fix-ups, hardlinks, |               |
-  |                  |                     | type changes, setuid, devices, fifos  |               |
+  |                  |                     | type changes, setuid, setgid dirs,    |               |
+  |                  |                     | devices, fifos                        |               |
   | shared-a         | ok                  | 3 layers, the first two = shared-b's  | ok            |
   | shared-b         | ok                  | 4 layers, the first two = shared-a's  | ok (2 reused) |
   | platforms        | ok                  | index.json -> image index: amd64,     | ok (amd64)    |
@@ -256,6 +257,9 @@ def multi_layer1():
     t.file("sbin/sg-like", "#!/bin/false setgid 42\n", mode=0o2755, gid=42, mtime=L + 14)
     t.file("sbin/user-setuid", "#!/bin/false setuid 1000\n", mode=0o4750, uid=1000, gid=1000,
            mtime=L + 15)
+    # a root:root file in a setgid directory: created there, it takes the directory's group first
+    t.dir("sbin/staff/", mode=0o2775, gid=50, mtime=L + 17)
+    t.file("sbin/staff/root-file", "root:root, not the directory's group\n", mtime=L + 18)
     return t.end()
 
 
