@@ -29,14 +29,21 @@ struct EntryMetadata {
 
     /// Applies everything to an open regular file or directory; directories get their times
     /// after the whole layer, so `settingTimes` is false for them.
-    func apply(to descriptor: FileDescriptor, path: String, settingTimes: Bool = true) throws(SystemCallError) {
-        try descriptor.changeOwner(uid: uid, gid: gid, path: path)
+    ///
+    /// With the file's `current` status, an owner or mode it already has is not set again: for a
+    /// file the applier just created, a `chown` to its own owner and a `chmod` to its own mode
+    /// change nothing but cost a system call and an inode update each, per file.
+    func apply(to descriptor: FileDescriptor, path: String, settingTimes: Bool = true,
+               current: FileStatus? = nil) throws(SystemCallError) {
+        let owned = current.map { $0.uid == uid && $0.gid == gid } ?? false
+        if !owned { try descriptor.changeOwner(uid: uid, gid: gid, path: path) }
         for (key, value) in xattrs {
             do throws(SystemCallError) {
                 try descriptor.setExtendedAttribute(key, value: value, path: path)
             } catch where Self.ignorable(error, key: key, regularOrDirectory: true) {}
         }
-        try descriptor.changeMode(mode, path: path)
+        // A chown clears setuid and setgid: after one, the mode is set whatever it was.
+        if !owned || current!.mode & 0o7777 != mode & 0o7777 { try descriptor.changeMode(mode, path: path) }
         if settingTimes { try descriptor.setTimes(times, path: path) }
     }
 

@@ -27,6 +27,8 @@ final class LayerWriter {
     /// The directory of the entry being applied, held here so that dropping the tree's cache
     /// (after a removal) cannot close it mid-entry.
     private var parentHandle: OwnedDescriptor?
+    /// Who owns a file this process creates.
+    private let creator = (uid: geteuid(), gid: getegid())
 
     init(tree: ContainedTree, whiteouts: WhiteoutMode, sink: any RegularFileSink) {
         self.tree = tree
@@ -146,11 +148,20 @@ final class LayerWriter {
         counts.directories += 1
     }
 
+    /// A file that will keep the owner it is created with gets its permission bits right away
+    /// (less the umask), so that most files need no chmod once written. Any other file stays
+    /// private to its creator until its owner is set. setuid, setgid and sticky come last in
+    /// either case, after the data and the owner.
+    private func creationMode(_ metadata: EntryMetadata) -> mode_t {
+        metadata.uid == creator.uid && metadata.gid == creator.gid ? metadata.mode & 0o777 : 0o600
+    }
+
     private func makeRegularFile(_ name: String, in parent: FileDescriptor, path: String, metadata: EntryMetadata,
                                  reader: TarReader) throws {
         var descriptor: FileDescriptor?
         try replacingExisting(name, in: parent, path: path) { () throws(SystemCallError) in
-            descriptor = try parent.openEntry(name, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o600)
+            descriptor = try parent.openEntry(name, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW,
+                                              mode: creationMode(metadata))
         }
         let file = OpenFile(path: path, descriptor: OwnedDescriptor(taking: descriptor!), metadata: metadata)
         try reader.readData { bytes in try sink.write(bytes, to: file) }

@@ -37,8 +37,10 @@ final class OpenFile {
     /// Applies the metadata, notes the disk usage and closes the file; returns the bytes allocated.
     func complete() throws(SystemCallError) -> Int64 {
         let handle = descriptor!.descriptor
-        try metadata.apply(to: handle, path: path)
-        let allocated = try handle.status(path: path).allocatedBytes
+        let status = try handle.status(path: path)
+        try metadata.apply(to: handle, path: path, current: status)
+        // Owner, mode and times leave the allocation as it was; an attribute may need a block.
+        let allocated = metadata.xattrs.isEmpty ? status.allocatedBytes : try handle.status(path: path).allocatedBytes
         descriptor = nil
         return allocated
     }
