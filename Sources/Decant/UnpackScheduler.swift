@@ -288,21 +288,26 @@ struct UnpackScheduler: Sendable {
             return BlobStreams(source: try FileByteSource(path: FilePath(try store.content.path(of: layer.digest))))
         }
         // A local blob that cannot be linked is read through the descriptor opened to find out.
-        var opened: (any ByteSource)?
+        let opened: (any ByteSource)?
         if options.linkLocalBlobs && !source.isRemote {
             let origin = try await source.open(layer, offset: 0)
             if let file = origin.wholeFile, store.content.canLink(file, size: layer.size) {
                 return BlobStreams(source: origin, linkable: origin)
             }
             opened = origin
+        } else {
+            opened = nil
+        }
+        func open(at offset: Int64) async throws -> any ByteSource {
+            if offset == 0, let opened { return opened }
+            return try await source.open(layer, offset: offset)
         }
         // Another process writing the same blob holds its ingest: extract without storing.
         let ref = "layer-" + layer.digest.description
         // The decoding thread hashes every byte the ingest receives (and those it already had,
         // read first): the writer need not hash them again.
         guard var writer = try? store.content.writer(ref: ref, expected: layer.digest, total: layer.size, hashing: false) else {
-            let origin: any ByteSource
-            if let opened { origin = opened } else { origin = try await source.open(layer, offset: 0) }
+            let origin = try await open(at: 0)
             return BlobStreams(source: origin, remote: origin as? any BlobStream)
         }
         if writer.offset > layer.size {
@@ -312,11 +317,7 @@ struct UnpackScheduler: Sendable {
         let resumeAt = writer.offset
         let origin: any ByteSource
         do {
-            if let opened, resumeAt == 0 {
-                origin = opened
-            } else {
-                origin = try await source.open(layer, offset: resumeAt)
-            }
+            origin = try await open(at: resumeAt)
         } catch {
             if resumeAt == 0 { writer.discard() }
             throw error
