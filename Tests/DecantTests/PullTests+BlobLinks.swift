@@ -17,6 +17,18 @@ extension PullTests {
         return (UInt64(status.st_dev), UInt64(status.st_ino), UInt64(status.st_nlink))
     }
 
+    /// Every one of `layers` is in `store` with the bytes of its file in `layout`, and is that very
+    /// file (a hard link) unless it is `copied`.
+    private func expectBlobs(_ layers: [Digest], of layout: String, in store: Store, linkedExcept copied: Digest) throws {
+        for digest in layers {
+            let blob = "\(layout)/blobs/sha256/\(digest.encoded)"
+            let stored = try store.content.path(of: digest)
+            let linked = try inode(stored).inode == inode(blob).inode
+            #expect(linked == (digest != copied), "\(digest): linked \(linked)")
+            #expect(FileManager.default.contentsEqual(atPath: stored, andPath: blob))
+        }
+    }
+
     /// A layer blob of an OCI layout on the store's filesystem becomes a hard link in the content
     /// store (no second copy written), unless others could rewrite it or the pull asks for copies;
     /// either way the store's blob holds the verified bytes.
@@ -41,13 +53,7 @@ extension PullTests {
         defer { withExtendedLifetime(otherScratch) {} }
         #expect(chmod("\(layout)/blobs/sha256/\(writable.encoded)", 0o666) == 0)
         _ = try await Puller(store: other).pull("oci:\(layout):latest")
-        for digest in layers {
-            let blob = "\(layout)/blobs/sha256/\(digest.encoded)"
-            let stored = try other.content.path(of: digest)
-            let linked = try inode(stored).inode == inode(blob).inode
-            #expect(linked == (digest != writable), "\(digest): linked \(linked)")
-            #expect(FileManager.default.contentsEqual(atPath: stored, andPath: blob))
-        }
+        try expectBlobs(layers, of: layout, in: other, linkedExcept: writable)
 
         let (copyScratch, copies) = try freshStore("link-off")
         defer { withExtendedLifetime(copyScratch) {} }
@@ -75,12 +81,8 @@ extension PullTests {
         let sink = ModeChangingSink(layer: changed.description, path: changedBlob)
         _ = try await Puller(store: store).pull("oci:\(layout):latest", options: PullOptions(events: sink))
         #expect(sink.changed.withLock { $0 }, "the layer-extracted event of \(changed) never came")
+        try expectBlobs(layers, of: layout, in: store, linkedExcept: changed)
         for digest in layers {
-            let blob = "\(layout)/blobs/sha256/\(digest.encoded)"
-            let stored = try store.content.path(of: digest)
-            let linked = try inode(stored).inode == inode(blob).inode
-            #expect(linked == (digest != changed), "\(digest): linked \(linked)")
-            #expect(FileManager.default.contentsEqual(atPath: stored, andPath: blob))
             #expect(try store.content.info(digest).labels["containerd.io/uncompressed"] != nil)
         }
         #expect(try inode(changedBlob).links == 1)
