@@ -390,6 +390,10 @@ def case_modes():
     t.dir("m/dir-0000/", mode=0o000, mtime=T + 11)
     t.file("m/dir-0000/child", "c", mode=0o400, mtime=T + 12)
     t.add("m/fifo-sticky", FIFO, mode=0o1640, mtime=T + 13)
+    # created in a setgid directory, it takes the directory's group and setgid bit first
+    t.dir("m/setgid-dir/root-sub/", mode=0o755, mtime=T + 14)
+    # more than the umask lets mkdir give
+    t.dir("m/dir-0777/", mode=0o777, mtime=T + 15)
     return t.end()
 
 
