@@ -66,15 +66,22 @@ public final class ContainedTree {
         throw SystemCallError("openat2", path: path, errno: .tooManySymbolicLinkLevels)
     }
 
+    /// Remembers `descriptor` as the directory at `path` (cleaned, relative to the root), for a
+    /// caller that has just opened it, without following its last component, in the directory
+    /// this tree resolved for its parent: the same place a lookup would lead.
+    public func adopt(_ descriptor: OwnedDescriptor, as path: String) {
+        if cache.count >= Self.cacheLimit { cache.removeAll(keepingCapacity: true) }
+        cache[path] = descriptor
+    }
+
     /// Forgets every resolved directory: call after removing a directory or a symlink.
     public func invalidate() {
         cache.removeAll(keepingCapacity: true)
     }
 
     private func remember(_ path: String, _ descriptor: FileDescriptor) -> OwnedDescriptor {
-        if cache.count >= Self.cacheLimit { cache.removeAll(keepingCapacity: true) }
         let owned = OwnedDescriptor(taking: descriptor)
-        cache[path] = owned
+        adopt(owned, as: path)
         return owned
     }
 

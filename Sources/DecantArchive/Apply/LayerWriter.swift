@@ -127,15 +127,16 @@ final class LayerWriter {
 
     private func makeDirectory(_ name: String, in parent: FileDescriptor, path: String,
                                metadata: EntryMetadata) throws(SystemCallError) {
+        let mode = directoryCreationMode(metadata)
         do throws(SystemCallError) {
-            try parent.makeDirectory(name, mode: 0o700)
+            try parent.makeDirectory(name, mode: mode)
             usage.inodes += 1
             usage.bytes += 4096
         } catch where error.errno == .fileExists {
             // Two directories merge; anything else in the way is replaced.
             if try parent.status(of: name)?.isDirectory != true {
                 try removeExisting(name, in: parent, path: path)
-                try parent.makeDirectory(name, mode: 0o700)
+                try parent.makeDirectory(name, mode: mode)
                 usage.inodes += 1
                 usage.bytes += 4096
             }
@@ -143,9 +144,22 @@ final class LayerWriter {
         // A header of its own makes an implicitly created directory an ordinary one.
         if !implicitDirectories.isEmpty { implicitDirectories.removeAll { $0 == path } }
         let directory = OwnedDescriptor(taking: try parent.openEntry(name, flags: O_RDONLY | O_DIRECTORY | O_NOFOLLOW))
-        try metadata.apply(to: directory.descriptor, path: path, settingTimes: false)
+        // One fstat instead of a chown and a chmod that would change nothing, for most directories;
+        // the status also tells what the umask or a setgid parent made of the mode and group.
+        let status = try directory.descriptor.status(path: path)
+        try metadata.apply(to: directory.descriptor, path: path, settingTimes: false, current: status)
+        // The directory's entries usually follow: resolving it again would cost an openat2.
+        tree.adopt(directory, as: path)
         directoryTimes.append((path, metadata.times))
         counts.directories += 1
+    }
+
+    /// A directory that will keep the owner it is created with gets its permission bits right
+    /// away, so that most directories need no chmod; its owner can always list and write it
+    /// meanwhile, so that the open for its metadata and its entries' creation work without
+    /// privileges. Any other directory stays private to its creator until its owner is set.
+    private func directoryCreationMode(_ metadata: EntryMetadata) -> mode_t {
+        metadata.uid == creator.uid && metadata.gid == creator.gid ? (metadata.mode & 0o777) | 0o700 : 0o700
     }
 
     /// A file that will keep the owner it is created with gets its permission bits right away
