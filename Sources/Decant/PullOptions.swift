@@ -30,6 +30,13 @@ public struct PullOptions: Sendable {
     /// owned by this user and writable by nobody else, is hard-linked into the content store
     /// once verified instead of copied. Off when the layout's files may be rewritten in place.
     public var linkLocalBlobs: Bool
+    /// Whether the layer blobs this pull unpacks stay out of the content store: each streams from
+    /// the source through verification straight into its snapshot and is never written to disk as
+    /// a blob. containerd's `discard_unpacked_layers`, except that containerd writes the blobs
+    /// first and lets GC remove them afterwards. Saves their disk space and their writes (and
+    /// flush); the price is that the store cannot serve the image's layers again (to push,
+    /// export or unpack into another snapshotter), and a blob already in the store stays there.
+    public var discardUnpackedLayers: Bool
 
     public enum SyncMode: String, Sendable, CaseIterable {
         case fs
@@ -40,7 +47,7 @@ public struct PullOptions: Sendable {
                 unpackConcurrency: Int = Self.defaultConcurrency, sync: SyncMode = .fs,
                 gzip: GzipImplementation = .isal, io: FileIOBackend = .syscalls, events: (any EventSink)? = nil,
                 registry: RegistryOptions = RegistryOptions(), maxConcurrentDownloads: Int = 3, trace: PullTrace? = nil,
-                linkLocalBlobs: Bool = true) {
+                linkLocalBlobs: Bool = true, discardUnpackedLayers: Bool = false) {
         self.snapshotter = snapshotter
         self.platform = platform
         self.unpackConcurrency = max(1, unpackConcurrency)
@@ -52,6 +59,7 @@ public struct PullOptions: Sendable {
         self.maxConcurrentDownloads = max(1, maxConcurrentDownloads)
         self.trace = trace
         self.linkLocalBlobs = linkLocalBlobs
+        self.discardUnpackedLayers = discardUnpackedLayers
     }
 
     /// The number of cores.

@@ -23,6 +23,10 @@ public struct PullResult: Sendable, Codable {
         /// Where the extraction's time went (read, hash, inflate, write, waits), for harnesses
         /// that compute what the machine could do at best.
         public var stages: LayerStageTimes?
+        /// Whether the content store holds the layer's blob once the pull is done: `false` for a
+        /// layer unpacked with ``PullOptions/discardUnpackedLayers``, for one another process was
+        /// storing meanwhile, and for a reused layer whose blob was never fetched.
+        public var blobStored: Bool
     }
 
     public var image: String

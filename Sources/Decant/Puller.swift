@@ -63,7 +63,9 @@ public final class Puller: Sendable {
             options.events?.emit(Event(type: "unpack-start", image: reference,
                                        detail: ["layers": String(image.manifest.layers.count), "snapshotter": snapshotter.name]))
             let scheduler = UnpackScheduler(pull: pull, image: image, source: source, snapshotter: snapshotter)
-            let layers = snapshotter.name == "native" ? try await scheduler.unpackSequentially() : try await scheduler.unpackInParallel()
+            var layers = snapshotter.name == "native" ? try await scheduler.unpackSequentially() : try await scheduler.unpackInParallel()
+            // Known only now: blobs are stored concurrently with the commits.
+            for index in layers.indices { layers[index].blobStored = store.content.contains(layers[index].digest) }
             if let top = ChainID.chain(image.config.rootfs.diffIDs).last {
                 let label = "containerd.io/gc.ref.snapshot.\(snapshotter.name)"
                 try store.content.update(image.manifest.config.digest, labels: [label: top.description], fieldPaths: ["labels." + label])

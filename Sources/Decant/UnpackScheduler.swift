@@ -281,11 +281,15 @@ struct UnpackScheduler: Sendable {
     }
 
     /// The content store's copy when it has the blob; otherwise the source's bytes, teed into an
-    /// ingest. An ingest an interrupted pull left behind is read first and the source asked only
-    /// for the rest.
+    /// ingest (or, discarding unpacked layers, not stored at all). An ingest an interrupted pull
+    /// left behind is read first and the source asked only for the rest.
     private func openBlob(_ layer: Descriptor) async throws -> BlobStreams {
         if store.content.contains(layer.digest) {
             return BlobStreams(source: try FileByteSource(path: FilePath(try store.content.path(of: layer.digest))))
+        }
+        if options.discardUnpackedLayers {
+            let origin = try await source.open(layer, offset: 0)
+            return BlobStreams(source: origin, remote: origin as? any BlobStream)
         }
         // A local blob that cannot be linked is read through the descriptor opened to find out.
         let opened: (any ByteSource)?
@@ -422,7 +426,7 @@ struct UnpackScheduler: Sendable {
             diffID: image.config.rootfs.diffIDs[index], chainID: chainID, snapshotKey: chainID.description, status: status,
             directory: try snapshotter.directory(chainID.description), entries: extraction?.0.entries.total,
             files: extraction?.0.entries.regularFiles, uncompressedSize: extraction?.0.digests.uncompressedSize,
-            seconds: extraction?.1, stages: extraction?.0.stages)
+            seconds: extraction?.1, stages: extraction?.0.stages, blobStored: false)
     }
 }
 

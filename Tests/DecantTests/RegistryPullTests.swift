@@ -19,12 +19,13 @@ import Testing
     /// quickly, and trust `ca`.
     private func options(user: String? = nil, ca: String? = nil, hostsDirectory: String = "/nonexistent",
                          dockerConfig: String = "/nonexistent/config.json", platform: String? = nil,
-                         stallTimeout: Duration = .seconds(5)) throws -> PullOptions {
+                         stallTimeout: Duration = .seconds(5), discardUnpackedLayers: Bool = false) throws -> PullOptions {
         let registry = RegistryOptions(
             hosts: RegistryHosts(directory: hostsDirectory, caFiles: ca.map { [$0] } ?? []),
             credentials: RegistryCredentials(explicit: try credential(user), dockerConfigPath: dockerConfig),
             maxAttempts: 4, initialBackoff: .milliseconds(50), stallTimeout: stallTimeout)
-        return PullOptions(platform: try platform.map { try Platform(parsing: $0) }, registry: registry)
+        return PullOptions(platform: try platform.map { try Platform(parsing: $0) }, registry: registry,
+                           discardUnpackedLayers: discardUnpackedLayers)
     }
 
     private func credential(_ text: String?) throws -> RegistryCredential? {
@@ -240,6 +241,46 @@ import Testing
         #expect(store.content.contains(biggest.digest))
     }
 
+    @Test func discardedLayersAreUnpackedButNeverStored() async throws {
+        let fixtures = try ImageFixtures.get()
+        let registry = try RegistryServer("plain")
+        try registry.push(layout: fixtures.path("multi"), to: "team/discard:v1")
+        // Cut once, so the resume too works without an ingest to fall back on.
+        let proxy = try FaultProxy(upstream: registry, faults: ["--cut-after", "100000"])
+        let (scratch, store) = try freshStore("registry-discard")
+        let reference = "\(proxy.host)/team/discard:v1"
+        let result = try await Puller(store: store).pull(reference, options: try options(discardUnpackedLayers: true))
+        #expect(result.layers.map(\.chainID.description) == fixtures.image("multi").chainIDs)
+        #expect(result.layersUnpacked == result.layers.count)
+        for layer in result.layers {
+            try expectSameTree(layer.directory, fixtures.reference("multi", "layer-\(layer.index)"),
+                               ignoring: fixtures.unstableMTimes("multi", "layer-\(layer.index)"), scratch: scratch, "layer \(layer.index)")
+        }
+        #expect(try proxy.requests().contains { $0["fault"] as? String == "cut" })
+        // Manifest and config are stored; no layer blob was, nor is any left half-written.
+        let layerDigests = Set(result.layers.map(\.digest))
+        let stored = Set(try store.content.list().map(\.digest))
+        #expect(stored.isSuperset(of: [result.manifest, result.config]) && stored.isDisjoint(with: layerDigests), "\(stored)")
+        #expect(try store.content.ingests().isEmpty)
+        #expect(result.layers.allSatisfy { !$0.blobStored })
+
+        // The image is complete as far as running it goes: inspectable, its snapshots kept by GC.
+        #expect(try ImageInspection(store: store, name: reference).layers.allSatisfy { $0.snapshot != nil })
+        let report = try GarbageCollector(store: store).collect(dryRun: false)
+        #expect(report.snapshots.isEmpty && report.content.isEmpty, "\(report)")
+
+        // A later pull without the option finds every layer unpacked and fetches none of them.
+        let again = try await Puller(store: store).pull(reference, options: try options())
+        #expect(again.layersReused == again.layers.count)
+        #expect(layerDigests.allSatisfy { !store.content.contains($0) })
+        let fetched = try proxy.requests().filter { request in
+            layerDigests.contains { (request["path"] as? String)?.hasSuffix("/blobs/\($0)") == true }
+        }
+        // Each layer once by the first pull, plus a resume for each one long enough to be cut.
+        let cut = result.layers.filter { $0.size > 100_000 }.count
+        #expect(cut > 0 && fetched.count == result.layers.count + cut, "\(fetched)")
+    }
+
     @Test func aStalledTransferResumesAfterTheNoProgressTimeout() async throws {
         let fixtures = try ImageFixtures.get()
         let registry = try RegistryServer("plain")
@@ -258,7 +299,8 @@ import Testing
         #expect(resumed.first?["status"] as? Int == 206)
     }
 
-    @Test func aBlobWhoseBytesDoNotMatchItsDigestCommitsNothing() async throws {
+    @Test(arguments: [false, true])
+    func aBlobWhoseBytesDoNotMatchItsDigestCommitsNothing(discardUnpackedLayers: Bool) async throws {
         let fixtures = try ImageFixtures.get()
         let registry = try RegistryServer("plain")
         try registry.push(layout: fixtures.path("multi"), to: "team/corrupt:v1")
@@ -268,7 +310,10 @@ import Testing
         defer { withExtendedLifetime(scratch) {} }
         _ = try await Puller(store: store).pull("oci:" + fixtures.path("shared-a") + ":latest")
         let before = try state(store)
-        let error = await pullError { try await Puller(store: store).pull("\(proxy.host)/team/corrupt:v1", options: try options()) }
+        let error = await pullError {
+            try await Puller(store: store).pull("\(proxy.host)/team/corrupt:v1",
+                                                options: try options(discardUnpackedLayers: discardUnpackedLayers))
+        }
         let failure = try #require(error)
         #expect(failure.layer == layer)
         #expect(failure.code == "digest-mismatch", "\(failure)")
