@@ -19,7 +19,7 @@ import sys
 COLS = ["image", "tool", "round", "status", "wall", "user", "sys", "rss_kb", "daemon_cpu",
         "daemon_rss_kb", "machine_busy", "load1", "registry_cpu"]
 CTR_TOOLS = ("containerd", "containerd-sync", "containerd-registry")  # run against the private daemon
-REGISTRY_TOOLS = ("decant-registry", "containerd-registry")  # pull from the local registry
+REGISTRY_TOOLS = ("decant-registry", "decant-registry-discard", "containerd-registry")  # pull from the local registry
 
 
 def parse_args():
@@ -205,6 +205,8 @@ def main():
                 "decant_registry_over_layout": ratio("decant-registry", "decant"),
                 # the same with the layout's blobs copied into the store, as the registry pull must
                 "decant_registry_over_layout_copy": ratio("decant-registry", "decant-copy"),
+                # the registry pull that writes no layer blobs, like the linked layout pull
+                "decant_registry_discard_over_layout": ratio("decant-registry-discard", "decant"),
                 "ctr_pull_over_decant_registry": ratio("containerd-registry", "decant-registry"),
                 "ctr_pull_over_ctr_import": ratio("containerd-registry", "containerd"),
             }
@@ -276,6 +278,9 @@ def main():
             verdict = "" if r is None else (" (within 1.2x)" if r <= 1.2 else " (over 1.2x)")
             rc = reg.get("decant_registry_over_layout_copy")
             copy = "" if rc is None else f"; over the layout pull with --copy-blobs (both write the blobs): {fmt_ratio(rc)}"
+            rd = reg.get("decant_registry_discard_over_layout")
+            if rd is not None:
+                copy += f"; with --discard-unpacked-layers (neither writes layer blobs): {fmt_ratio(rd)}"
             print(f"\nregistry pull / OCI-layout pull (decant): {fmt_ratio(r)}{verdict}  (issue 6: <= 1.2x){copy}\n"
                   f"ctr pull / decant registry pull: {fmt_ratio(reg['ctr_pull_over_decant_registry'])}  "
                   f"(> 1: decant is faster); ctr pull / ctr import: {fmt_ratio(reg['ctr_pull_over_ctr_import'])}\n"

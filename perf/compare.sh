@@ -12,7 +12,8 @@
 #                     big-files-zstd (default: all four)
 #   --tools LIST      comma-separated, run in this order within a round (default
 #                     decant,containerd,umoci,tar); also available: decant-nosync, decant-copy,
-#                     containerd-sync, tar-sync, decant-registry, containerd-registry
+#                     containerd-sync, tar-sync, decant-registry, decant-registry-discard,
+#                     containerd-registry
 #   --registry        add decant-registry and containerd-registry to the tools (after the others,
 #                     unless --tools already names them): pulls from a local docker-registry
 #   --quick           small images (cache subdir images-quick) for a smoke run
@@ -58,6 +59,10 @@
 #   decant-registry DECANT_ROOT=<fresh dir> decant pull --json HOST/perf/IMAGE:latest (defaults
 #                   as for decant; HOST is loopback, so decant falls back from HTTPS to plain HTTP
 #                   by itself)
+#   decant-registry-discard
+#                   the same as decant-registry with --discard-unpacked-layers: the layer blobs
+#                   stream into their snapshots and are not written to the content store (what a
+#                   linked layout pull, decant, writes too)
 #   containerd-registry
 #                   ctr -n perf images pull --plain-http --snapshotter overlayfs HOST/perf/IMAGE:latest
 #                   (fetch, then unpack) against the same private containerd, measured and emptied
@@ -137,7 +142,8 @@ for i in "${images[@]}"; do
 done
 for t in "${tools[@]}"; do
     case $t in
-    decant | decant-nosync | decant-copy | containerd | containerd-sync | umoci | tar | tar-sync | decant-registry | containerd-registry) ;;
+    decant | decant-nosync | decant-copy | containerd | containerd-sync | umoci | tar | tar-sync | decant-registry | \
+        decant-registry-discard | containerd-registry) ;;
     *) die "unknown tool $t" ;;
     esac
 done
@@ -147,7 +153,7 @@ if [ $REGISTRY = 1 ]; then
 fi
 TOOLS=$(IFS=,; echo "${tools[*]}")
 is_ctr() { case $1 in containerd | containerd-sync | containerd-registry) return 0 ;; esac; return 1; } # TOOL: runs against the daemon
-uses_registry() { has_tool decant-registry || has_tool containerd-registry; }
+uses_registry() { has_tool decant-registry || has_tool decant-registry-discard || has_tool containerd-registry; }
 uses_containerd() { has_tool containerd || has_tool containerd-sync || has_tool containerd-registry; }
 
 [ "$(id -u)" = 0 ] || die "must run as root (drop_caches, containerd, chown/mknod in the trees)"
@@ -359,13 +365,13 @@ fi
 inputs_for() { # TOOL IMAGE
     case $1 in
     containerd | containerd-sync) echo "$IMGDIR/$2/archive.tar" ;;
-    decant-registry | containerd-registry) echo "${REGFILES[$2]}" ;;
+    decant-registry | decant-registry-discard | containerd-registry) echo "${REGFILES[$2]}" ;;
     *) meta "$2" '[l["blob"] for l in m["layers"]]' ;;
     esac
 }
 out_for() { # TOOL
     case $1 in
-    decant | decant-nosync | decant-copy | decant-registry) echo "$WORK/decant-root" ;;
+    decant | decant-nosync | decant-copy | decant-registry | decant-registry-discard) echo "$WORK/decant-root" ;;
     umoci) echo "$WORK/umoci-rootfs" ;;
     tar | tar-sync) echo "$WORK/tar-rootfs" ;;
     containerd | containerd-sync | containerd-registry) echo "$CROOT" ;;
@@ -378,7 +384,7 @@ declare -A WARM
 for t in "${tools[@]}"; do
     case $t in
     decant | decant-nosync | decant-copy) exes=("$DECANT") ;;
-    decant-registry) exes=("$DECANT" "$(command -v docker-registry)") ;;
+    decant-registry | decant-registry-discard) exes=("$DECANT" "$(command -v docker-registry)") ;;
     containerd) exes=("$(command -v ctr)" "$(command -v unpigz)") ;;
     containerd-sync) exes=("$(command -v ctr)" "$(command -v unpigz)" "$(command -v sync)" "$(command -v bash)") ;;
     containerd-registry) exes=("$(command -v ctr)" "$(command -v unpigz)" "$(command -v docker-registry)") ;;
@@ -426,6 +432,9 @@ run_once() { # IMAGE ROUND TOOL
     decant-nosync) cmd=(env DECANT_ROOT="$out" "$DECANT" pull --json --sync none "oci:$layout:latest") ;;
     decant-copy) cmd=(env DECANT_ROOT="$out" "$DECANT" pull --json --copy-blobs "oci:$layout:latest") ;;
     decant-registry) cmd=(env DECANT_ROOT="$out" "$DECANT" pull --json "$REGHOST/perf/$image:latest") ;;
+    decant-registry-discard)
+        cmd=(env DECANT_ROOT="$out" "$DECANT" pull --json --discard-unpacked-layers "$REGHOST/perf/$image:latest")
+        ;;
     containerd) cmd=(ctr -a "$SOCK" -n "$NS" images import --snapshotter overlayfs "$archive") ;;
     containerd-sync)
         cmd=(bash -c 'ctr -a "$1" -n "$2" images import --snapshotter overlayfs "$3" && sync -f "$4"' _ "$SOCK" "$NS" "$archive" "$CROOT")
@@ -478,7 +487,7 @@ run_once() { # IMAGE ROUND TOOL
     dcpu=$(awk -v a="$d0" -v b="$d1" -v t="$CLK_TCK" 'BEGIN {printf "%.2f", (b - a) / t}')
     # the registry's CPU: only for the registry tools (for the others it should be ~0; it is
     # part of others' CPU either way)
-    case $tool in *-registry) rcpu=$(awk -v a="$r0" -v b="$r1" -v t="$CLK_TCK" 'BEGIN {printf "%.2f", (b - a) / t}') ;; esac
+    case $tool in *-registry | *-registry-discard) rcpu=$(awk -v a="$r0" -v b="$r1" -v t="$CLK_TCK" 'BEGIN {printf "%.2f", (b - a) / t}') ;; esac
     busy=$(awk -v a="$b0" -v b="$b1" -v t="$CLK_TCK" 'BEGIN {printf "%.2f", (b - a) / t}')
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$image" "$tool" "$round" "$status" \
         "$wall" "$user" "$sys" "$rss" "$dcpu" "$drss" "$busy" "$load1" "$rcpu" >>"$records"
