@@ -40,6 +40,14 @@ import Testing
         #expect(differences == nil, "\(label): \(differences ?? "")")
     }
 
+    /// Each layer's snapshot holds what containerd's holds for layer `index` of fixture `image`.
+    private func expectLayersMatchContainerd(_ result: PullResult, _ fixtures: ImageFixtures, _ image: String, scratch: Scratch) throws {
+        for layer in result.layers {
+            try expectSameTree(layer.directory, fixtures.reference(image, "layer-\(layer.index)"),
+                               ignoring: fixtures.unstableMTimes(image, "layer-\(layer.index)"), scratch: scratch, "layer \(layer.index)")
+        }
+    }
+
     /// Every image, content blob, snapshot and ingest of a store, to compare before and after.
     private func state(_ store: Store) throws -> [String] {
         try store.images.list().map(\.name) + store.content.list().map(\.digest.description)
@@ -67,10 +75,7 @@ import Testing
         #expect(result.image == "\(registry.host)/team/multi:v1")
         #expect(result.manifest.description == digest)
         #expect(result.layers.map(\.chainID.description) == fixtures.image("multi").chainIDs)
-        for layer in result.layers {
-            try expectSameTree(layer.directory, fixtures.reference("multi", "layer-\(layer.index)"),
-                               ignoring: fixtures.unstableMTimes("multi", "layer-\(layer.index)"), scratch: scratch, "layer \(layer.index)")
-        }
+        try expectLayersMatchContainerd(result, fixtures, "multi", scratch: scratch)
         #expect(try store.images.list().map(\.name) == ["\(registry.host)/team/multi:v1"])
         // Every blob verified and kept in the content store.
         for layer in result.layers { #expect(store.content.contains(layer.digest)) }
@@ -252,10 +257,7 @@ import Testing
         let result = try await Puller(store: store).pull(reference, options: try options(discardUnpackedLayers: true))
         #expect(result.layers.map(\.chainID.description) == fixtures.image("multi").chainIDs)
         #expect(result.layersUnpacked == result.layers.count)
-        for layer in result.layers {
-            try expectSameTree(layer.directory, fixtures.reference("multi", "layer-\(layer.index)"),
-                               ignoring: fixtures.unstableMTimes("multi", "layer-\(layer.index)"), scratch: scratch, "layer \(layer.index)")
-        }
+        try expectLayersMatchContainerd(result, fixtures, "multi", scratch: scratch)
         #expect(try proxy.requests().contains { $0["fault"] as? String == "cut" })
         // Manifest and config are stored; no layer blob was, nor is any left half-written.
         let layerDigests = Set(result.layers.map(\.digest))
