@@ -149,6 +149,16 @@ public final class ContainedTree {
     /// Cleans a path lexically as if it were absolute, the way `filepath.Clean("/" + path)` would,
     /// and returns it without the leading slash: `""` is the root.
     public static func clean(_ path: String) -> String {
+        // Nearly every tar name is clean already, but for a leading "./" or a directory's trailing
+        // "/": return it as is then, without splitting and joining it (which cost ~5 µs an entry,
+        // a tenth of a small-file layer's CPU time).
+        let bytes = path.utf8
+        var start = bytes.startIndex
+        var end = bytes.endIndex
+        if bytes.starts(with: "./".utf8) { start = bytes.index(start, offsetBy: 2) }
+        while end > start, bytes[bytes.index(before: end)] == UInt8(ascii: "/") { end = bytes.index(before: end) }
+        if hasOnlyNamedComponents(bytes[start..<end]) { return String(path[start..<end]) }
+
         var parts: [Substring] = []
         for part in path.split(separator: "/", omittingEmptySubsequences: true) {
             switch part {
@@ -158,5 +168,23 @@ public final class ContainedTree {
             }
         }
         return parts.joined(separator: "/")
+    }
+
+    /// Whether `bytes` is one or more components joined by single slashes, none of them `.` or `..`.
+    private static func hasOnlyNamedComponents(_ bytes: Substring.UTF8View) -> Bool {
+        var length = 0
+        var dots = 0
+        func isNamed() -> Bool { length > 0 && !(dots == length && length <= 2) }
+        for byte in bytes {
+            if byte == UInt8(ascii: "/") {
+                guard isNamed() else { return false }
+                length = 0
+                dots = 0
+            } else {
+                length += 1
+                if byte == UInt8(ascii: ".") { dots += 1 }
+            }
+        }
+        return isNamed()
     }
 }
