@@ -5,7 +5,8 @@ import Synchronization
 public struct Event: Sendable, Codable {
     public var time: Date
     /// `image-create`, `image-update`, `snapshot-prepare`, `snapshot-commit`, `snapshot-remove`,
-    /// `unpack-start`, `unpack-finish`, `layer-extracted`, `layer-reused`.
+    /// `unpack-start`, `unpack-finish`, `layer-extracted`, `layer-reused`, `unpack-concurrency` (a registry
+    /// pull lets one more layer start because the network keeps the ones in flight waiting).
     public var type: String
     public var image: String?
     public var layer: String?

@@ -12,12 +12,16 @@ actor UnpackCoordinator {
     private var waiters: [String: [CheckedContinuation<Bool, Never>]] = [:]
 
     func claim(_ key: String) async -> Claim {
-        if waiters[key] == nil {
-            waiters[key] = []
-            return .owner
-        }
+        if tryClaim(key) { return .owner }
         let committed = await withCheckedContinuation { waiters[key]!.append($0) }
         return .waited(committed)
+    }
+
+    /// Claims `key` if nobody else has: `true` makes the caller its owner.
+    func tryClaim(_ key: String) -> Bool {
+        guard waiters[key] == nil else { return false }
+        waiters[key] = []
+        return true
     }
 
     func finish(_ key: String, committed: Bool) {

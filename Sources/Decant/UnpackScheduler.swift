@@ -43,8 +43,7 @@ struct UnpackScheduler: Sendable {
         let diffIDs = image.config.rootfs.diffIDs
         let chain = ChainID.chain(diffIDs)
         let active = KeySet()
-        // A registry's layers wait on the network as much as on a core: read more of them at once.
-        let limiter = AsyncLimiter(limit: source.isRemote ? max(options.unpackConcurrency, options.maxConcurrentDownloads) : options.unpackConcurrency)
+        let transfers = TransferBoard()
 
         // Claims are settled whatever happens, so other pulls waiting on them go on.
         let claimed = KeySet()
@@ -52,22 +51,36 @@ struct UnpackScheduler: Sendable {
         // Blobs are fsynced into the content store outside the concurrency slot: the next layer's
         // extraction need not wait for the disk. The image is recorded only once all are stored.
         let stores = TaskList()
-        let needed = layers.indices.filter { !isCommitted(chain[$0]) }
-        // Biggest first: the largest layer is the critical path.
-        for index in needed.sorted(by: { layers[$0].size > layers[$1].size }) {
-            tasks[index] = Task {
-                let claimKey = store.layout.root + " " + chain[index].description
-                if await claim(claimKey) { return .reused }
+        // Biggest first: the largest layer is the critical path. The layers no other pull in this
+        // process is unpacking get their turns in that order now; the others wait for that pull
+        // and, if it fails, queue after them.
+        let order = layers.indices.filter { !isCommitted(chain[$0]) }.sorted { layers[$0].size > layers[$1].size }
+        var tickets: [Int: Int] = [:]
+        for index in order {
+            let claimKey = store.layout.root + " " + chain[index].description
+            if await UnpackCoordinator.shared.tryClaim(claimKey) {
                 claimed.insert(claimKey)
+                tickets[index] = tickets.count
+            }
+        }
+        let limiter = AsyncLimiter(limit: options.unpackConcurrency, tickets: tickets.count)
+        for index in order {
+            tasks[index] = Task { [ticket = tickets[index]] in
+                if ticket == nil {
+                    let claimKey = store.layout.root + " " + chain[index].description
+                    if await claim(claimKey) { return .reused }
+                    claimed.insert(claimKey)
+                }
                 let queuedAt = options.trace?.now() ?? 0
-                await limiter.acquire()
+                await limiter.acquire(ticket: ticket)
                 options.trace?.record("queued", layer: index, since: queuedAt)
                 let outcome: Result<Extraction, any Error>
                 do {
                     try Task.checkCancellation()
                     outcome = .success(try await extract(
                         index: index, layer: layers[index], diffID: diffIDs[index], chainID: chain[index],
-                        whiteouts: index == 0 ? WhiteoutMode.naive : WhiteoutMode.overlay, parent: nil, active: active))
+                        whiteouts: index == 0 ? WhiteoutMode.naive : WhiteoutMode.overlay, parent: nil, active: active,
+                        transfers: transfers))
                 } catch {
                     outcome = .failure(error)
                 }
@@ -80,11 +93,21 @@ struct UnpackScheduler: Sendable {
             }
         }
 
-        // Progress every quarter second while layers are being read.
-        let ticker = Task { [progress, options, reference] in
+        // Progress every quarter second while layers are being read, and more layers at once
+        // while the network keeps the ones in flight waiting.
+        let ticker = Task { [progress, options, reference, isRemote = source.isRemote] in
+            var admission = isRemote
+                ? DownloadAdmission(floor: options.unpackConcurrency, ceiling: options.maxConcurrentDownloads) : nil
             while !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(250))
                 for event in progress.events(image: reference) { options.events?.emit(event) }
+                guard admission != nil else { continue }
+                let queued = await limiter.waiting > 0
+                if admission?.admitsAnother(at: .now, waiting: transfers.readerWaiting, queued: queued) == true {
+                    await limiter.raise()
+                    options.events?.emit(Event(type: "unpack-concurrency", image: reference,
+                                               detail: ["limit": String(admission?.limit ?? 0), "reason": "network"]))
+                }
             }
         }
         defer { ticker.cancel() }
@@ -193,7 +216,7 @@ struct UnpackScheduler: Sendable {
 
     /// Prepares a snapshot and applies the layer into it, storing the blob as it streams past.
     private func extract(index: Int, layer: Descriptor, diffID: Digest, chainID: Digest, whiteouts: WhiteoutMode,
-                         parent: String?, active: KeySet) async throws -> Extraction {
+                         parent: String?, active: KeySet, transfers: TransferBoard? = nil) async throws -> Extraction {
         let key = "extract-\(UUID().uuidString.lowercased().prefix(12)) \(chainID)"
         // Leased before it exists, so that a concurrent gc never takes it for a crashed pull's.
         if let lease = pull.lease {
@@ -204,6 +227,8 @@ struct UnpackScheduler: Sendable {
         options.events?.emit(Event(type: "snapshot-prepare", image: reference, layer: layer.digest.description, snapshot: key))
         let directory = try snapshotter.directory(key)
         let stream = try await openBlob(layer)
+        if let remote = stream.remote { transfers?.insert(remote, index: index) }
+        defer { transfers?.remove(index) }
         let (blob, applyProgress) = progress.track(stream.source, index: index, digest: layer.digest.description, total: layer.size)
         defer { progress.finish(index) }
         let writer = stream.writer
@@ -436,6 +461,16 @@ final class TaskList: Sendable {
 
     func append(_ task: Task<Void, any Error>) { tasks.withLock { $0.append(task) } }
     var all: [Task<Void, any Error>] { tasks.withLock { $0 } }
+}
+
+/// The registry transfers of one unpack in flight, by layer index.
+final class TransferBoard: Sendable {
+    private let streams = Mutex<[Int: any BlobStream]>([:])
+
+    func insert(_ stream: any BlobStream, index: Int) { streams.withLock { $0[index] = stream } }
+    func remove(_ index: Int) { _ = streams.withLock { $0.removeValue(forKey: index) } }
+    /// How long each transfer's reader has waited for the network so far.
+    var readerWaiting: [Int: Duration] { streams.withLock { $0.mapValues(\.readerWaiting) } }
 }
 
 /// A set of keys shared between the tasks of one unpack.

@@ -41,7 +41,7 @@ struct PullCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Talk plain HTTP to the image's registry (loopback hosts fall back to it by themselves).") var plainHTTP = false
     @Option(name: .long, help: "A PEM file of CA certificates to trust besides the system's (repeatable).") var caFile: [String] = []
     @Flag(name: [.customShort("k"), .long], help: "Do not verify registry TLS certificates.") var skipVerify = false
-    @Option(name: .long, help: "Registry layers downloaded at once by this pull.") var maxConcurrentDownloads = 3
+    @Option(name: .long, help: "The most registry layers downloaded at once: a pull starts with --unpack-concurrency and adds one at a time while the network keeps the transfers in flight waiting.") var maxConcurrentDownloads = 3
     @Option(name: .long, help: "Attempts per registry request (connection errors, 429, 5xx) and per broken transfer.") var retries = 5
     @Option(name: .long, help: "Seconds without a byte before a blob transfer is resumed on a new connection.") var stallTimeout = 30.0
     @Argument var reference: String

@@ -301,6 +301,45 @@ import Testing
         #expect(resumed.first?["status"] as? Int == 206)
     }
 
+    /// One slot (`unpackConcurrency` 1) and a network of 100 kB/s: while the biggest layer (about
+    /// 300 kB) trickles in, a second slot opens and the small layers are extracted meanwhile. With
+    /// a download limit of 1 they wait for it instead.
+    @Test(arguments: [3, 1])
+    func aSlowNetworkLetsMoreLayersDownloadAtOnce(maxConcurrentDownloads: Int) async throws {
+        let fixtures = try ImageFixtures.get()
+        let registry = try RegistryServer("plain")
+        try registry.push(layout: fixtures.path("multi"), to: "team/slow:v1")
+        let proxy = try FaultProxy(upstream: registry, faults: ["--rate", "100000"])
+        let (scratch, store) = try freshStore("registry-slow")
+        var options = try options()
+        options.unpackConcurrency = 1
+        options.maxConcurrentDownloads = maxConcurrentDownloads
+        let events = EventLog()
+        options.events = events
+        let trace = PullTrace()
+        options.trace = trace
+        let result = try await Puller(store: store).pull("\(proxy.host)/team/slow:v1", options: options)
+        try expectLayersMatchContainerd(result, fixtures, "multi", scratch: scratch)
+
+        let biggest = try #require(result.layers.max { $0.size < $1.size })
+        #expect(biggest.size > 250_000)
+        let extracts = trace.document(image: result.image).spans.filter { $0.phase == "extract" }
+        let big = try #require(extracts.first { $0.layer == biggest.index })
+        let others = extracts.filter { $0.layer != biggest.index }
+        #expect(others.count == result.layers.count - 1)
+        let raised = events.all.filter { $0.type == "unpack-concurrency" }
+        if maxConcurrentDownloads > 1 {
+            #expect(raised.first?.detail?["limit"] == "2", "\(raised.map(\.detail))")
+            #expect(raised.count <= maxConcurrentDownloads - 1)
+            // Every other layer was extracted while the biggest was still arriving.
+            for span in others { #expect(span.end < big.end, "layer \(span.layer ?? -1)") }
+        } else {
+            #expect(raised.isEmpty)
+            // Biggest first, one at a time: every other layer waited for it.
+            for span in others { #expect(span.start >= big.end, "layer \(span.layer ?? -1)") }
+        }
+    }
+
     @Test(arguments: [false, true])
     func aBlobWhoseBytesDoNotMatchItsDigestCommitsNothing(discardUnpackedLayers: Bool) async throws {
         let fixtures = try ImageFixtures.get()

@@ -62,6 +62,9 @@ to blob bodies wherever they are served, main or redirect listener):
   --cut-stall SECONDS
       With --cut-after: after the BYTES, send nothing more for SECONDS but keep the connection
       open (a stalled transfer, which only a client's no-progress timeout resumes).
+  --rate BYTES_PER_SECOND
+      Blob bodies (GET, 200 or 206) are sent no faster than this, per connection: a slow
+      network, whose transfers keep the client waiting for bytes.
   --corrupt-blob DIGEST (repeatable) / --corrupt-blobs-over BYTES
       The byte at offset size/2 of that blob (of every blob larger than BYTES) is XORed with
       0xFF every time it is served (same length; in 206 answers too, if the range covers it).
@@ -387,9 +390,16 @@ class Handler(BaseHTTPRequestHandler):
         if no_body:
             return
 
+        rate = px.args.rate if blob and self.command == "GET" else None
+        began = time.monotonic()
         pos, sent = start, 0
         while True:
             n = CHUNK if cut is None else min(CHUNK, cut - sent)
+            if rate:
+                n = min(n, max(1, rate // 10))
+                ahead = began + sent / rate - time.monotonic()
+                if ahead > 0:
+                    time.sleep(ahead)
             if n <= 0:
                 break
             data = resp.read1(n)
@@ -518,6 +528,8 @@ def main():
         s.add_argument("--cut-reset", action="store_true")
         s.add_argument("--cut-stall", type=float, metavar="SECONDS", default=0,
                        help="after the cut bytes, hold the connection open silently for SECONDS instead of closing it")
+        s.add_argument("--rate", type=int, metavar="BYTES_PER_SECOND",
+                       help="send blob bodies no faster than this, per connection")
         s.add_argument("--corrupt-blob", action="append", metavar="DIGEST")
         s.add_argument("--corrupt-blobs-over", type=int, metavar="BYTES")
     args = ap.parse_args()

@@ -16,6 +16,7 @@ final class BlobByteQueue: @unchecked Sendable {
     private var spaceWaiter: CheckedContinuation<Void, Never>?
     private var lastProgress = ContinuousClock.now
     private(set) var produced: Int64 = 0
+    private var waited: Duration = .zero
     let limit: Int
     /// Named in the error a failed read throws.
     let location: String
@@ -82,7 +83,11 @@ final class BlobByteQueue: @unchecked Sendable {
     /// Blocks until bytes arrive or the transfer ends; 0 at the end of the blob.
     func read(into destination: UnsafeMutableRawBufferPointer) throws(SystemCallError) -> Int {
         condition.lock()
-        while head == chunks.count && outcome == nil { condition.wait() }
+        if head == chunks.count && outcome == nil {
+            let start = ContinuousClock.now
+            while head == chunks.count && outcome == nil { condition.wait() }
+            waited += ContinuousClock.now - start
+        }
         if head == chunks.count {
             let result = outcome
             condition.unlock()
@@ -110,6 +115,9 @@ final class BlobByteQueue: @unchecked Sendable {
         waiter?.resume()
         return copied
     }
+
+    /// How long the reader has waited for bytes, in total.
+    var readerWaiting: Duration { condition.withLock { waited } }
 
     /// The reader is done (or gave up): a suspended download resumes and sees it should stop.
     func closeReader() {

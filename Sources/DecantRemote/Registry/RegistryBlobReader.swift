@@ -31,6 +31,8 @@ public final class RegistryBlobReader: BlobStream {
 
     public var failure: RemoteError? { queue.failure }
 
+    public var readerWaiting: Duration { queue.readerWaiting }
+
     private struct Interrupted: Error, CustomStringConvertible {
         var description: String
     }
