@@ -68,7 +68,7 @@ def main(source, target):
         out.append(f'<rect x="{offset}" y="{legend_y}" width="12" height="12" fill="{color}"/>')
         out.append(f'<text x="{offset + 16}" y="{legend_y + 10}">{name}</text>')
         offset += 30 + 7 * len(name)
-    out.append(f'<text x="10" y="{height - 10}" fill="#666">thin bars: the extract\'s read, hash, inflate (decoding thread) and write (applying thread) seconds, laid end to end</text>')
+    out.append(f'<text x="10" y="{height - 10}" fill="#666">thin bars: the extract\'s read, hash, inflate (decoding and hashing threads) and write (applying thread) seconds, laid end to end</text>')
     out.append("</svg>")
     open(target, "w").write("\n".join(out))
 

@@ -7,9 +7,10 @@ import SystemPackage
 /// containerd's `diff.Apply`: a layer blob in, an overlayfs upper directory (or a naive tree) out,
 /// and the digests to verify it by.
 ///
-/// Two threads per layer: a decoding thread reads, hashes, decompresses and hashes again, filling a
+/// Three threads per layer: a decoding thread reads, hashes and decompresses the blob, filling a
 /// small ring of buffers; the calling thread parses tar entries straight out of those buffers and
-/// writes them. Memory stays at `bufferSize × (bufferCount + 1)` whatever the layer's size.
+/// writes them, while a hashing thread reads the same buffers for the diff_id. Memory stays at
+/// `bufferSize × (bufferCount + 1)` whatever the layer's size.
 public enum LayerApplier {
     /// Applies the layer read from `source` into the existing directory `directory`.
     ///
@@ -26,7 +27,8 @@ public enum LayerApplier {
             throw LayerError(.filesystem, layer: layer, message: "cannot open the target directory \(directory)", cause: error)
         }
         let started = monotonicSeconds()
-        let queue = ChunkQueue(buffers: options.bufferCount, capacity: options.bufferSize)
+        let queue = ChunkQueue(buffers: options.bufferCount, capacity: options.bufferSize, tap: true)
+        let hasher = StreamHasher(queue: queue)
         let decoder = LayerDecoder(source: source, declared: options.mediaType, gzip: options.gzip, layer: layer,
                                    queue: queue, readSize: options.bufferSize)
         let decoderDone = DispatchSemaphore(value: 0)
@@ -57,16 +59,22 @@ public enum LayerApplier {
         } catch {
             queue.abandon()
             decoderDone.wait()
+            _ = hasher.wait()
             var failure = describe(error, layer: layer, entry: current)
             if failure.isContentError { failure.blob = decoder.drainBlobDigest() }
             throw failure
         }
         decoderDone.wait()
-        guard let digests = decoder.digests else {
-            // The reader saw the stream end, so the decoder finished and recorded its digests.
-            preconditionFailure("decoder finished without digests")
+        let hashed = hasher.wait()
+        guard let blob = decoder.blob, let stream = hashed.stream else {
+            // The reader saw the stream end, so the decoder finished and recorded the blob's
+            // digest, and the hasher saw the same end.
+            preconditionFailure("decoder or hasher finished without a digest")
         }
+        let digests = StreamDigests(compressedDigest: blob.digest, compressedSize: blob.size, diffID: stream.digest,
+                                    uncompressedSize: stream.size, compression: blob.compression)
         var stages = decoder.times
+        stages.hash += hashed.seconds
         stages.total = monotonicSeconds() - started
         stages.decoderWaiting = queue.producerWaiting
         stages.writerWaiting = queue.consumerWaiting

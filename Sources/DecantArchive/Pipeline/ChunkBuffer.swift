@@ -1,6 +1,7 @@
-/// A fixed-size block of memory that carries bytes from the decoding thread to the applying
-/// thread. It owns its allocation; ownership of the whole buffer passes through ``ChunkQueue``, so
-/// exactly one thread touches it at a time (hence `@unchecked Sendable`).
+/// A fixed-size block of memory that carries bytes from the decoding thread to the applying and
+/// hashing threads. It owns its allocation; ``ChunkQueue`` hands it to the producer alone, then to
+/// the readers, which only read it, and back to the producer once every reader is done (hence
+/// `@unchecked Sendable`).
 /// `@_spi(Benchmarks)`: visible to Benchmarks/ (the per-stage benchmarks) only; internal otherwise.
 @_spi(Benchmarks) public final class ChunkBuffer: @unchecked Sendable {
     let storage: UnsafeMutableRawBufferPointer

@@ -1,12 +1,14 @@
 import Foundation
 
-/// The bounded hand-off between a layer's decoding thread and its applying thread.
+/// The bounded hand-off between a layer's decoding thread and the threads that read its output.
 ///
 /// A fixed set of buffers circulates: the producer takes an empty one, fills it and sends it; the
 /// consumer receives it, uses it and recycles it. Memory is therefore bounded by
 /// `buffers × capacity` whatever the layer's size, and a fast producer waits for a slow consumer.
-/// Either side can close the queue (the producer with the stream's outcome, the consumer when it
-/// gives up), which wakes the other.
+/// With a tap, every buffer sent also goes to a second reader (the thread hashing the stream),
+/// which reads it at the same time as the consumer; a buffer is empty again once both recycled
+/// it. Either side can close the queue (the producer with the stream's outcome, the consumer when
+/// it gives up), which wakes the others.
 /// `@_spi(Benchmarks)`: visible to Benchmarks/ (the per-stage benchmarks) only; internal otherwise.
 @_spi(Benchmarks) public final class ChunkQueue: @unchecked Sendable {
     /// How the producer's stream ended.
@@ -16,23 +18,29 @@ import Foundation
     }
 
     private let condition = NSCondition()
+    private let readers: Int
     // All state below is guarded by `condition`.
     private var empty: [ChunkBuffer]
-    private var filled: [ChunkBuffer] = []
-    private var filledHead = 0
+    private var filled = Ring()
+    private var tapped = Ring()
+    /// For each buffer out of the empty pool, how many readers still hold it.
+    private var holds: [ObjectIdentifier: Int] = [:]
     private var outcome: Outcome?
     private var consumerGone = false
-    /// Seconds each side spent blocked on the other; read once the stream is over.
+    /// Seconds each side spent blocked on the others; read once the stream is over.
     private(set) var producerWaiting: Double = 0
     private(set) var consumerWaiting: Double = 0
+    private(set) var tapWaiting: Double = 0
 
-    @_spi(Benchmarks) public init(buffers: Int, capacity: Int) {
+    /// `tap`: whether a second reader receives every buffer too (see ``tapReceive()``).
+    @_spi(Benchmarks) public init(buffers: Int, capacity: Int, tap: Bool = false) {
         empty = (0..<buffers).map { _ in ChunkBuffer(capacity: capacity) }
+        readers = tap ? 2 : 1
     }
 
     // MARK: Producer side
 
-    /// An empty buffer to fill, waiting for the consumer to recycle one; `nil` once the consumer
+    /// An empty buffer to fill, waiting for the readers to recycle one; `nil` once the consumer
     /// has gone away, when the producer should stop.
     func takeEmpty() -> ChunkBuffer? {
         condition.lock()
@@ -48,15 +56,17 @@ import Foundation
         return buffer
     }
 
-    /// Hands a filled buffer to the consumer.
+    /// Hands a filled buffer to the consumer (and the tap).
     @_spi(Benchmarks) public func send(_ buffer: ChunkBuffer) {
         condition.lock()
+        holds[ObjectIdentifier(buffer)] = readers
         filled.append(buffer)
-        condition.signal()
+        if readers > 1 { tapped.append(buffer) }
+        condition.broadcast()
         condition.unlock()
     }
 
-    /// Ends the stream; the consumer sees `outcome` after the buffers already sent.
+    /// Ends the stream; the readers see `outcome` after the buffers already sent.
     @_spi(Benchmarks) public func close(_ outcome: Outcome) {
         condition.lock()
         self.outcome = outcome
@@ -64,43 +74,83 @@ import Foundation
         condition.unlock()
     }
 
-    // MARK: Consumer side
+    // MARK: Reader side
 
-    /// The next filled buffer, or the stream's outcome once every buffer was received.
+    /// The consumer's next filled buffer, or the stream's outcome once every buffer was received.
     func receive() -> Result<ChunkBuffer, Outcome> {
         condition.lock()
         defer { condition.unlock() }
-        if filledHead == filled.count && outcome == nil {
+        if filled.isEmpty && outcome == nil {
             let start = monotonicSeconds()
-            while filledHead == filled.count && outcome == nil { condition.wait() }
+            while filled.isEmpty && outcome == nil { condition.wait() }
             consumerWaiting += monotonicSeconds() - start
         }
-        if filledHead < filled.count {
-            let buffer = filled[filledHead]
-            filledHead += 1
-            if filledHead == filled.count {
-                filled.removeAll(keepingCapacity: true)
-                filledHead = 0
-            }
-            return .success(buffer)
-        }
+        if let buffer = filled.removeFirst() { return .success(buffer) }
         return .failure(outcome!)
     }
 
-    /// Returns a buffer for the producer to fill again.
+    /// The tap's next buffer, in the same order; the stream's outcome once every buffer was
+    /// received, and a failure as soon as the consumer has gone away (nothing it read matters
+    /// then).
+    func tapReceive() -> Result<ChunkBuffer, Outcome> {
+        condition.lock()
+        defer { condition.unlock() }
+        if tapped.isEmpty && outcome == nil && !consumerGone {
+            let start = monotonicSeconds()
+            while tapped.isEmpty && outcome == nil && !consumerGone { condition.wait() }
+            tapWaiting += monotonicSeconds() - start
+        }
+        if consumerGone { return .failure(.failed(Abandoned())) }
+        if let buffer = tapped.removeFirst() { return .success(buffer) }
+        return .failure(outcome!)
+    }
+
+    /// A reader is done with a buffer; once every reader is, the producer may fill it again.
     func recycle(_ buffer: ChunkBuffer) {
         condition.lock()
-        empty.append(buffer)
-        condition.signal()
+        let key = ObjectIdentifier(buffer)
+        let left = (holds[key] ?? 1) - 1
+        if left > 0 {
+            holds[key] = left
+        } else {
+            holds[key] = nil
+            empty.append(buffer)
+            condition.broadcast()
+        }
         condition.unlock()
     }
 
-    /// The consumer stops early: the producer's next `takeEmpty` returns `nil`.
+    /// The consumer stops early: the producer's next `takeEmpty` returns `nil`, and the tap's
+    /// next `tapReceive` ends its stream.
     func abandon() {
         condition.lock()
         consumerGone = true
         condition.broadcast()
         condition.unlock()
+    }
+
+    /// Why the tap's stream ended early.
+    private struct Abandoned: Error {}
+
+    /// Buffers in the order they were sent, taken from the front.
+    private struct Ring {
+        private var buffers: [ChunkBuffer] = []
+        private var head = 0
+
+        var isEmpty: Bool { head == buffers.count }
+
+        mutating func append(_ buffer: ChunkBuffer) { buffers.append(buffer) }
+
+        mutating func removeFirst() -> ChunkBuffer? {
+            guard head < buffers.count else { return nil }
+            let buffer = buffers[head]
+            head += 1
+            if head == buffers.count {
+                buffers.removeAll(keepingCapacity: true)
+                head = 0
+            }
+            return buffer
+        }
     }
 }
 

@@ -14,8 +14,15 @@ public struct StreamDigests: Sendable, Equatable, Codable {
     public var compression: Compression
 }
 
-/// Reads a blob, hashes it, decompresses it and hashes the result, on its own thread, filling the
-/// buffers of a ``ChunkQueue`` for the applying thread.
+/// What the decoding thread learnt of a blob it read to its end.
+struct DecodedBlob {
+    var digest: Digest
+    var size: Int64
+    var compression: Compression
+}
+
+/// Reads a blob, hashes it and decompresses it, on its own thread, filling the buffers of a
+/// ``ChunkQueue`` for the applying and hashing threads.
 final class LayerDecoder: @unchecked Sendable {
     private let source: any ByteSource
     private let declared: MediaType?
@@ -25,7 +32,7 @@ final class LayerDecoder: @unchecked Sendable {
     private let readSize: Int
     /// Written by the decoding thread before it closes the queue, read by the consumer after it
     /// saw the queue closed: the queue's lock orders the two.
-    private(set) var digests: StreamDigests?
+    private(set) var blob: DecodedBlob?
     /// The decoding thread's share of ``LayerStageTimes``, published like ``digests``.
     private(set) var times = LayerStageTimes()
     /// The blob's hash so far; kept past a failure so that ``drainBlobDigest()`` can finish it.
@@ -55,8 +62,6 @@ final class LayerDecoder: @unchecked Sendable {
     private func decode() throws(LayerError) {
         let input = UnsafeMutableRawBufferPointer.allocate(byteCount: readSize, alignment: 4096)
         defer { input.deallocate() }
-        var diffHash = DigestHasher()
-        var uncompressedSize: Int64 = 0
         var filled = 0
         var endOfInput = false
 
@@ -67,7 +72,7 @@ final class LayerDecoder: @unchecked Sendable {
                 let read = monotonicSeconds()
                 times.read += read - start
                 if count == 0 { endOfInput = true; return }
-                compressedHash.update( UnsafeRawBufferPointer(rebasing: input[filled..<(filled + count)]))
+                compressedHash.update(UnsafeRawBufferPointer(rebasing: input[filled..<(filled + count)]))
                 times.hash += monotonicSeconds() - read
                 compressedSize += Int64(count)
                 filled += count
@@ -117,10 +122,6 @@ final class LayerDecoder: @unchecked Sendable {
                 }
             }
             if chunk.count > 0 {
-                let start = monotonicSeconds()
-                diffHash.update( chunk.bytes)
-                times.hash += monotonicSeconds() - start
-                uncompressedSize += Int64(chunk.count)
                 queue.send(chunk)
             } else {
                 queue.recycle(chunk)
@@ -131,9 +132,7 @@ final class LayerDecoder: @unchecked Sendable {
         } catch {
             throw LayerError(Self.code(error.kind), layer: layer, message: error.message)
         }
-        digests = StreamDigests(compressedDigest: compressedHash.finalize(), compressedSize: compressedSize,
-                                diffID: diffHash.finalize(), uncompressedSize: uncompressedSize,
-                                compression: compression)
+        blob = DecodedBlob(digest: compressedHash.finalize(), size: compressedSize, compression: compression)
     }
 
     /// After the layer failed on its content (a corrupt stream, a bad tar header): reads the rest
