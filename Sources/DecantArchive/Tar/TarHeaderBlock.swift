@@ -16,19 +16,28 @@ struct TarHeaderBlock {
     /// The format, or `nil` when the checksum does not match (signed or unsigned sum, as tar allows).
     var format: Format? {
         guard let stored = try? octal(148, 8) else { return nil }
-        var unsigned: Int64 = 0
-        var signed: Int64 = 0
-        for (index, byte) in bytes.enumerated() {
-            let value = (148..<156).contains(index) ? UInt8(ascii: " ") : byte
-            unsigned += Int64(value)
-            signed += Int64(Int8(bitPattern: value))
+        // Read once per entry: sums and magic compared in place, nothing allocated.
+        return bytes.withUnsafeBufferPointer { block -> Format? in
+            // The checksum field itself counts as eight spaces.
+            var unsigned = 8 * Int64(UInt8(ascii: " "))
+            var signed = unsigned
+            for index in 0..<148 {
+                unsigned += Int64(block[index])
+                signed += Int64(Int8(bitPattern: block[index]))
+            }
+            for index in 156..<Self.size {
+                unsigned += Int64(block[index])
+                signed += Int64(Int8(bitPattern: block[index]))
+            }
+            guard stored == unsigned || stored == signed else { return nil }
+            // Magic "ustar" at 257, then "\0" + version "00" (POSIX) or " " + " \0" (GNU).
+            guard block[257] == UInt8(ascii: "u"), block[258] == UInt8(ascii: "s"), block[259] == UInt8(ascii: "t"),
+                  block[260] == UInt8(ascii: "a"), block[261] == UInt8(ascii: "r") else { return .v7 }
+            let tail = (block[262], block[263], block[264])
+            if tail == (0, UInt8(ascii: "0"), UInt8(ascii: "0")) { return .ustar }
+            if tail == (UInt8(ascii: " "), UInt8(ascii: " "), 0) { return .gnu }
+            return .v7
         }
-        guard stored == unsigned || stored == signed else { return nil }
-        let magic = Array(bytes[257..<263])
-        let version = Array(bytes[263..<265])
-        if magic == Array("ustar\0".utf8) && version == Array("00".utf8) { return .ustar }
-        if magic == Array("ustar ".utf8) && version == [UInt8(ascii: " "), 0] { return .gnu }
-        return .v7
     }
 
     var typeflag: UInt8 { bytes[156] }
@@ -62,11 +71,12 @@ struct TarHeaderBlock {
 
     /// Octal text with leading and trailing spaces and NULs trimmed; empty is 0.
     func octal(_ offset: Int, _ length: Int) throws(TarFormatError) -> Int64 {
-        var field = bytes[offset..<(offset + length)]
-        while let first = field.first, first == 0 || first == 0x20 { field = field.dropFirst() }
-        while let last = field.last, last == 0 || last == 0x20 { field = field.dropLast() }
+        var start = offset, end = offset + length
+        while start < end, bytes[start] == 0 || bytes[start] == 0x20 { start += 1 }
+        while end > start, bytes[end - 1] == 0 || bytes[end - 1] == 0x20 { end -= 1 }
         var value: Int64 = 0
-        for byte in field {
+        for index in start..<end {
+            let byte = bytes[index]
             guard (0x30...0x37).contains(byte) else {
                 throw TarFormatError("invalid octal number \(String(decoding: bytes[offset..<(offset + length)], as: UTF8.self).debugDescription)")
             }
