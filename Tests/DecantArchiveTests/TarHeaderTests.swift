@@ -32,16 +32,75 @@ import Testing
     }
 
     @Test func checksumMustMatch() {
-        var bytes = [UInt8](repeating: 0, count: 512)
-        bytes.replaceSubrange(0..<4, with: Array("file".utf8))
-        bytes.replaceSubrange(257..<265, with: Array("ustar\000".utf8))
-        let sum = bytes.enumerated().reduce(0) { $0 + Int((148..<156).contains($1.offset) ? 0x20 : $1.element) }
-        let text = Array(String(sum, radix: 8).utf8)
-        let field = [UInt8](repeating: UInt8(ascii: "0"), count: 6 - text.count) + text + [0, 0x20]
-        bytes.replaceSubrange(148..<156, with: field)
+        var bytes = header(magic: Array("ustar\u{0}00".utf8))
         #expect(TarHeaderBlock(bytes: bytes).format == .ustar)
         bytes[0] = UInt8(ascii: "F")
         #expect(TarHeaderBlock(bytes: bytes).format == nil)
+    }
+
+    /// A header with `fields` (by default the name "é": bytes above 0x7F, so signed and unsigned
+    /// sums differ), `magic` (8 bytes at 257), `trailer` (4 bytes at 508) and the checksum tar
+    /// computes with signed or unsigned bytes.
+    private func header(magic: [UInt8], trailer: [UInt8] = [], signedSum: Bool = false,
+                        fields: [(offset: Int, text: String)] = [(0, "é")]) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: 512)
+        for field in fields { bytes.replaceSubrange(field.offset..<(field.offset + field.text.utf8.count), with: Array(field.text.utf8)) }
+        bytes.replaceSubrange(257..<(257 + magic.count), with: magic)
+        bytes.replaceSubrange(508..<(508 + trailer.count), with: trailer)
+        let sum = bytes.enumerated().reduce(0) { total, item in
+            if (148..<156).contains(item.offset) { return total + 0x20 }
+            return total + (signedSum ? Int(Int8(bitPattern: item.element)) : Int(item.element))
+        }
+        let text = Array(String(sum, radix: 8).utf8)
+        bytes.replaceSubrange(148..<156, with: [UInt8](repeating: UInt8(ascii: "0"), count: 6 - text.count) + text + [0, 0x20])
+        return bytes
+    }
+
+    @Test(arguments: [
+        (Array("ustar\u{0}00".utf8), TarHeaderBlock.Format.ustar),
+        (Array("ustar  \u{0}".utf8), .gnu),
+        ([UInt8](repeating: 0, count: 8), .v7),
+        // Go reads "ustar\0" as POSIX whatever the version, and "ustar " as GNU only with " \0".
+        (Array("ustar\u{0}01".utf8), .ustar),
+        (Array("ustar  x".utf8), .v7),
+        (Array("ustaR\u{0}00".utf8), .v7),
+    ])
+    func formatFollowsMagicAndVersion(_ magic: [UInt8], _ format: TarHeaderBlock.Format) {
+        #expect(TarHeaderBlock(bytes: header(magic: magic)).format == format)
+    }
+
+    @Test func starIsPOSIXMagicWithATrailer() {
+        #expect(TarHeaderBlock(bytes: header(magic: Array("ustar\u{0}00".utf8), trailer: Array("tar\u{0}".utf8))).format == .star)
+        #expect(TarHeaderBlock(bytes: header(magic: Array("ustar  \u{0}".utf8), trailer: Array("tar\u{0}".utf8))).format == .gnu)
+    }
+
+    /// star's prefix field is 131 bytes, then the access time: a prefix that fills it is not
+    /// run on into the times (read as ustar it would be), and the access time is the entry's.
+    @Test func starEntriesTakeTheShortPrefixAndTheAccessTime() throws {
+        let prefix = String(repeating: "p", count: 131)
+        var bytes = header(magic: Array("ustar\u{0}00".utf8), trailer: Array("tar\u{0}".utf8), fields: [
+            (0, "name"), (100, "0000644"), (108, "0000000"), (116, "0000000"), (124, "00000000000"),
+            (136, "00000000100"), (156, "0"), (345, prefix), (476, "00000000200"), (488, "00000000300"),
+        ])
+        bytes += [UInt8](repeating: 0, count: 1024)
+        let queue = ChunkQueue(buffers: 1, capacity: bytes.count)
+        let buffer = try #require(queue.takeEmpty())
+        buffer.free.copyBytes(from: bytes)
+        buffer.count = bytes.count
+        queue.send(buffer)
+        queue.close(.finished)
+        let entry = try #require(try TarReader(queue: queue).next())
+        #expect(entry.name == prefix + "/name")
+        #expect(entry.modificationTime.seconds == 0o100)
+        #expect(entry.accessTime?.seconds == 0o200)
+    }
+
+    @Test func signedAndUnsignedChecksumsAreBothAccepted() {
+        let unsigned = header(magic: Array("ustar\u{0}00".utf8))
+        let signed = header(magic: Array("ustar\u{0}00".utf8), signedSum: true)
+        #expect(unsigned[148..<156] != signed[148..<156])
+        #expect(TarHeaderBlock(bytes: unsigned).format == .ustar)
+        #expect(TarHeaderBlock(bytes: signed).format == .ustar)
     }
 
     @Test func paxRecordsParseAndLaterOnesWin() throws {

@@ -7,6 +7,9 @@ struct TarHeaderBlock {
         case v7
         case ustar
         case gnu
+        /// Schilling's star: POSIX magic and "tar\0" in the last four bytes, a shorter prefix
+        /// field followed by access and change times.
+        case star
     }
 
     let bytes: [UInt8]
@@ -30,12 +33,15 @@ struct TarHeaderBlock {
                 signed += Int64(Int8(bitPattern: block[index]))
             }
             guard stored == unsigned || stored == signed else { return nil }
-            // Magic "ustar" at 257, then "\0" + version "00" (POSIX) or " " + " \0" (GNU).
+            // Magic "ustar\0" at 257 is POSIX whatever the version after it (Go does not read
+            // the version there); "ustar " is GNU only with the version " \0".
             guard block[257] == UInt8(ascii: "u"), block[258] == UInt8(ascii: "s"), block[259] == UInt8(ascii: "t"),
                   block[260] == UInt8(ascii: "a"), block[261] == UInt8(ascii: "r") else { return .v7 }
-            let tail = (block[262], block[263], block[264])
-            if tail == (0, UInt8(ascii: "0"), UInt8(ascii: "0")) { return .ustar }
-            if tail == (UInt8(ascii: " "), UInt8(ascii: " "), 0) { return .gnu }
+            if block[262] == 0 {
+                let trailer = (block[508], block[509], block[510], block[511])
+                return trailer == (UInt8(ascii: "t"), UInt8(ascii: "a"), UInt8(ascii: "r"), 0) ? .star : .ustar
+            }
+            if (block[262], block[263], block[264]) == (UInt8(ascii: " "), UInt8(ascii: " "), 0) { return .gnu }
             return .v7
         }
     }

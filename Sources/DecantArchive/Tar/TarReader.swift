@@ -1,8 +1,9 @@
 /// Reads tar entries from a layer's decoded stream, handing out each entry's data straight from
 /// the decoder's buffers (no copy).
 ///
-/// Parsing follows Go's `archive/tar` as containerd uses it: ustar, GNU (`L`/`K` long names,
-/// base-256 numbers) and PAX (`x` records; `g` returned as a ``TarEntry/Kind/globalHeader``);
+/// Parsing follows Go's `archive/tar` as containerd uses it: ustar, star (shorter prefix, access
+/// time), GNU (`L`/`K` long names, base-256 numbers) and PAX (`x` records; `g` returned as a
+/// ``TarEntry/Kind/globalHeader``);
 /// header-only types (links, devices, directories, fifos) carry no data whatever their size field
 /// says; a `\0` typeflag names a directory when the name ends in `/`.
 /// `@_spi(Benchmarks)`: visible to Benchmarks/ (the per-stage benchmarks) only; internal otherwise.
@@ -61,8 +62,8 @@
             }
 
             var nameBytes = block.string(0, 100)
-            if format == .ustar {
-                let prefix = block.string(345, 155)
+            if format == .ustar || format == .star {
+                let prefix = block.string(345, format == .star ? 131 : 155)
                 if !prefix.isEmpty { nameBytes = prefix + [UInt8(ascii: "/")] + nameBytes }
             }
             var linkBytes = block.string(157, 100)
@@ -78,6 +79,9 @@
             }
             if format == .gnu, block.bytes[345] != 0 {
                 accessTime = TarTime(seconds: try block.numeric(345, 12))
+            }
+            if format == .star {
+                accessTime = TarTime(seconds: try block.numeric(476, 12))
             }
             var xattrs: [(key: String, value: [UInt8])] = []
             for (key, value) in pax.records {
