@@ -43,7 +43,9 @@ struct DownloadAdmission {
         // Only transfers seen through the whole window count, and every slot must hold one: a
         // layer read from the content store, or one that has just started, says nothing about
         // the network.
-        let seen = waiting.compactMap { index, total in start.waiting[index].map { (total - $0) / elapsed } }
+        let seen = waiting.compactMap { index, total in
+            start.waiting[index].map { min(1, max(0, (total - $0) / elapsed)) }
+        }
         guard seen.count >= limit else { return false }
         guard seen.reduce(0, +) / Double(seen.count) >= threshold else { return false }
         limit += 1

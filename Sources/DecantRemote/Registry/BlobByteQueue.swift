@@ -17,6 +17,8 @@ final class BlobByteQueue: @unchecked Sendable {
     private var lastProgress = ContinuousClock.now
     private(set) var produced: Int64 = 0
     private var waited: Duration = .zero
+    /// When the reader started the wait it is in, if it is waiting now.
+    private var waitingSince: ContinuousClock.Instant?
     let limit: Int
     /// Named in the error a failed read throws.
     let location: String
@@ -85,7 +87,9 @@ final class BlobByteQueue: @unchecked Sendable {
         condition.lock()
         if head == chunks.count && outcome == nil {
             let start = ContinuousClock.now
+            waitingSince = start
             while head == chunks.count && outcome == nil { condition.wait() }
+            waitingSince = nil
             waited += ContinuousClock.now - start
         }
         if head == chunks.count {
@@ -116,8 +120,11 @@ final class BlobByteQueue: @unchecked Sendable {
         return copied
     }
 
-    /// How long the reader has waited for bytes, in total.
-    var readerWaiting: Duration { condition.withLock { waited } }
+    /// How long the reader has waited for bytes, in total, counting the wait it is in now: a
+    /// transfer that has stalled altogether must not look like one that keeps up.
+    var readerWaiting: Duration {
+        condition.withLock { waited + (waitingSince.map { ContinuousClock.now - $0 } ?? .zero) }
+    }
 
     /// The reader is done (or gave up): a suspended download resumes and sees it should stop.
     func closeReader() {
