@@ -15,10 +15,13 @@ actor AsyncLimiter {
         self.tickets = tickets
     }
 
-    /// Waits for a slot and for `ticket`'s turn; `nil` queues after every ticket.
+    /// Waits for a slot and for `ticket`'s turn; `nil` queues after every ticket. Each ticket in
+    /// `0..<tickets` must be used exactly once: a ticket never used holds back every later one.
     func acquire(ticket: Int?) async {
         await withCheckedContinuation { continuation in
             if let ticket {
+                precondition((next..<tickets).contains(ticket) && ticketed[ticket] == nil,
+                             "AsyncLimiter ticket \(ticket) used twice or out of 0..<\(tickets)")
                 ticketed[ticket] = continuation
             } else {
                 unticketed.append(continuation)

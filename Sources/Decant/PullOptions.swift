@@ -22,8 +22,9 @@ public struct PullOptions: Sendable {
     /// Mirrors, credentials, retries and limits for registry pulls.
     public var registry: RegistryOptions
     /// The most layers downloaded at once from a registry (each feeds its own extraction). A
-    /// pull starts with ``unpackConcurrency`` and adds one at a time, up to this, while the
-    /// transfers in flight keep their readers waiting on the network (see `DownloadAdmission`).
+    /// pull starts with ``unpackConcurrency`` and adds one at a time, up to the larger of the two,
+    /// while the transfers in flight keep their readers waiting on the network (see
+    /// `DownloadAdmission`).
     public var maxConcurrentDownloads: Int
     /// Records the pull's timeline when set (`decant pull --trace FILE`).
     public var trace: PullTrace?

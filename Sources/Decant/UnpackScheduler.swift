@@ -63,7 +63,7 @@ struct UnpackScheduler: Sendable {
                 tickets[index] = tickets.count
             }
         }
-        let limiter = AsyncLimiter(limit: options.unpackConcurrency, tickets: tickets.count)
+        let limiter = AsyncLimiter(limit: max(1, options.unpackConcurrency), tickets: tickets.count)
         for index in order {
             tasks[index] = Task { [ticket = tickets[index]] in
                 if ticket == nil {

@@ -4,6 +4,7 @@ import Testing
 
 /// The decoded-buffer ring with a tap: the applying and hashing threads read every buffer, in
 /// order, and a buffer is filled again only once both are done with it.
+@Suite(.timeLimit(.minutes(1)))
 struct ChunkQueueTests {
     /// What one reader saw: the chunks' sequence numbers, in the order received.
     private final class Seen: @unchecked Sendable {

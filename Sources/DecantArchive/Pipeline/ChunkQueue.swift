@@ -30,7 +30,6 @@ import Foundation
     /// Seconds each side spent blocked on the others; read once the stream is over.
     private(set) var producerWaiting: Double = 0
     private(set) var consumerWaiting: Double = 0
-    private(set) var tapWaiting: Double = 0
 
     /// `tap`: whether a second reader receives every buffer too (see ``tapReceive()``).
     @_spi(Benchmarks) public init(buffers: Int, capacity: Int, tap: Bool = false) {
@@ -95,11 +94,7 @@ import Foundation
     func tapReceive() -> Result<ChunkBuffer, Outcome> {
         condition.lock()
         defer { condition.unlock() }
-        if tapped.isEmpty && outcome == nil && !consumerGone {
-            let start = monotonicSeconds()
-            while tapped.isEmpty && outcome == nil && !consumerGone { condition.wait() }
-            tapWaiting += monotonicSeconds() - start
-        }
+        while tapped.isEmpty && outcome == nil && !consumerGone { condition.wait() }
         if consumerGone { return .failure(.failed(Abandoned())) }
         if let buffer = tapped.removeFirst() { return .success(buffer) }
         return .failure(outcome!)

@@ -33,7 +33,7 @@ final class LayerDecoder: @unchecked Sendable {
     /// Written by the decoding thread before it closes the queue, read by the consumer after it
     /// saw the queue closed: the queue's lock orders the two.
     private(set) var blob: DecodedBlob?
-    /// The decoding thread's share of ``LayerStageTimes``, published like ``digests``.
+    /// The decoding thread's share of ``LayerStageTimes``, published like ``blob``.
     private(set) var times = LayerStageTimes()
     /// The blob's hash so far; kept past a failure so that ``drainBlobDigest()`` can finish it.
     private var compressedHash = DigestHasher()
