@@ -74,25 +74,49 @@ import Testing
         #expect(TarHeaderBlock(bytes: header(magic: Array("ustar  \u{0}".utf8), trailer: Array("tar\u{0}".utf8))).format == .gnu)
     }
 
-    /// star's prefix field is 131 bytes, then the access time: a prefix that fills it is not
-    /// run on into the times (read as ustar it would be), and the access time is the entry's.
-    @Test func starEntriesTakeTheShortPrefixAndTheAccessTime() throws {
-        let prefix = String(repeating: "p", count: 131)
-        var bytes = header(magic: Array("ustar\u{0}00".utf8), trailer: Array("tar\u{0}".utf8), fields: [
+    /// The regular file `fields` describe (over a plain one named "name"), read through TarReader.
+    private func readEntry(magic: [UInt8], trailer: [UInt8] = [], fields: [(offset: Int, text: String)]) throws -> TarEntry? {
+        let plain: [(offset: Int, text: String)] = [
             (0, "name"), (100, "0000644"), (108, "0000000"), (116, "0000000"), (124, "00000000000"),
-            (136, "00000000100"), (156, "0"), (345, prefix), (476, "00000000200"), (488, "00000000300"),
-        ])
-        bytes += [UInt8](repeating: 0, count: 1024)
+            (136, "00000000100"), (156, "0"),
+        ]
+        let bytes = header(magic: magic, trailer: trailer, fields: plain + fields) + [UInt8](repeating: 0, count: 1024)
         let queue = ChunkQueue(buffers: 1, capacity: bytes.count)
         let buffer = try #require(queue.takeEmpty())
         buffer.free.copyBytes(from: bytes)
         buffer.count = bytes.count
         queue.send(buffer)
         queue.close(.finished)
-        let entry = try #require(try TarReader(queue: queue).next())
+        return try TarReader(queue: queue).next()
+    }
+
+    /// star's prefix field is 131 bytes, then the access time: a prefix that fills it is not
+    /// run on into the times (read as ustar it would be), and the access time is the entry's.
+    @Test func starEntriesTakeTheShortPrefixAndTheAccessTime() throws {
+        let prefix = String(repeating: "p", count: 131)
+        let entry = try #require(try readEntry(magic: Array("ustar\u{0}00".utf8), trailer: Array("tar\u{0}".utf8),
+                                               fields: [(345, prefix), (476, "00000000200"), (488, "00000000300")]))
         #expect(entry.name == prefix + "/name")
         #expect(entry.modificationTime.seconds == 0o100)
         #expect(entry.accessTime?.seconds == 0o200)
+        #expect(throws: TarFormatError.self) {
+            try readEntry(magic: Array("ustar\u{0}00".utf8), trailer: Array("tar\u{0}".utf8), fields: [(488, "0000000030x")])
+        }
+    }
+
+    /// Go before 1.8 wrote a ustar prefix where GNU headers keep their times; Go's reader (and so
+    /// containerd) takes such a field as the prefix when the times do not parse and it is ASCII.
+    @Test(arguments: [
+        ("00000000200", "name", Int64?.some(0o200)),
+        ("some/dir", "some/dir/name", nil),
+        ("\u{e9}t\u{e9}", "name", nil),
+        // A change time that does not parse takes the access time with it.
+        ("00000000200\u{0}zz", "00000000200/name", nil),
+    ])
+    func gnuTimesThatDoNotParseAreAPrefix(_ field: String, _ name: String, _ accessTime: Int64?) throws {
+        let entry = try #require(try readEntry(magic: Array("ustar  \u{0}".utf8), fields: [(345, field)]))
+        #expect(entry.name == name)
+        #expect(entry.accessTime?.seconds == accessTime)
     }
 
     @Test func signedAndUnsignedChecksumsAreBothAccepted() {

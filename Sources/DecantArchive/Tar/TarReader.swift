@@ -62,26 +62,31 @@
             }
 
             var nameBytes = block.string(0, 100)
-            if format == .ustar || format == .star {
-                let prefix = block.string(345, format == .star ? 131 : 155)
-                if !prefix.isEmpty { nameBytes = prefix + [UInt8(ascii: "/")] + nameBytes }
+            var prefix: [UInt8] = []
+            var accessTime: TarTime?
+            switch format {
+            case .ustar:
+                prefix = block.string(345, 155)
+            case .star:
+                prefix = block.string(345, 131)
+                accessTime = TarTime(seconds: try block.numeric(476, 12))
+                // Unused, but Go rejects the header when it does not parse.
+                _ = try block.numeric(488, 12)
+            case .gnu:
+                (accessTime, prefix) = Self.gnuTimes(block)
+            case .v7:
+                break
             }
+            if !prefix.isEmpty { nameBytes = prefix + [UInt8(ascii: "/")] + nameBytes }
             var linkBytes = block.string(157, 100)
             var uid = try block.numeric(108, 8)
             var gid = try block.numeric(116, 8)
             var modificationTime = TarTime(seconds: try block.numeric(136, 12))
-            var accessTime: TarTime?
             var deviceMajor: Int64 = 0
             var deviceMinor: Int64 = 0
             if format != .v7 {
                 deviceMajor = try block.numeric(329, 8)
                 deviceMinor = try block.numeric(337, 8)
-            }
-            if format == .gnu, block.bytes[345] != 0 {
-                accessTime = TarTime(seconds: try block.numeric(345, 12))
-            }
-            if format == .star {
-                accessTime = TarTime(seconds: try block.numeric(476, 12))
             }
             var xattrs: [(key: String, value: [UInt8])] = []
             for (key, value) in pax.records {
@@ -244,6 +249,21 @@
         case UInt8(ascii: "5"): .directory
         case UInt8(ascii: "6"): .fifo
         default: .unsupported(typeflag: typeflag)
+        }
+    }
+
+    /// A GNU header's access time, and the name prefix it may hold instead. Go wrote a ustar
+    /// prefix into GNU headers before 1.8 (golang/go#12594), where the access and change times
+    /// belong; Go's reader, and so containerd, therefore reads those times leniently, and when
+    /// either does not parse, takes the field as a prefix if it is ASCII and drops the times.
+    private static func gnuTimes(_ block: TarHeaderBlock) -> (accessTime: TarTime?, prefix: [UInt8]) {
+        do throws(TarFormatError) {
+            let access = block.bytes[345] != 0 ? try block.numeric(345, 12) : nil
+            if block.bytes[357] != 0 { _ = try block.numeric(357, 12) }
+            return (access.map { TarTime(seconds: $0) }, [])
+        } catch {
+            let prefix = block.string(345, 155)
+            return (nil, prefix.allSatisfy { $0 < 0x80 } ? prefix : [])
         }
     }
 
