@@ -1,29 +1,38 @@
 @testable import DecantRemote
 import Foundation
 import NIOCore
+import Synchronization
 import Testing
 
 /// The hand-off from a registry transfer to the thread that reads the blob, as the pull's
 /// download admission sees it.
-@Suite(.timeLimit(.minutes(1)))
 struct BlobByteQueueTests {
     /// A reader blocked on a transfer that has stalled altogether counts as waiting while it still
     /// waits, not only once bytes arrive: otherwise a dead-slow network looks like a fast one.
     @Test func aWaitInProgressCountsAsWaiting() async throws {
         let queue = BlobByteQueue(location: "test")
-        let done = DispatchSemaphore(value: 0)
-        let read = ReadResult()
+        let read = Mutex<Int?>(nil)
         Thread {
             var bytes = [UInt8](repeating: 0, count: 16)
-            read.count = bytes.withUnsafeMutableBytes { (try? queue.read(into: $0)) ?? -1 }
-            done.signal()
+            let count = bytes.withUnsafeMutableBytes { (try? queue.read(into: $0)) ?? -1 }
+            read.withLock { $0 = count }
         }.start()
-        try await Task.sleep(for: .milliseconds(300))
+        // However late the thread starts: from its first wait on, the wait shows and grows.
+        guard try await poll({ queue.readerWaiting > .zero }) else {
+            Issue.record("the blocked reader's wait never showed")
+            return
+        }
+        let blocked = ContinuousClock.now
+        try await Task.sleep(for: .milliseconds(200))
+        let sampled = ContinuousClock.now
         let waiting = queue.readerWaiting
-        #expect(waiting >= .milliseconds(250), "\(waiting)")
+        #expect(waiting >= sampled - blocked, "\(waiting)")
         #expect(await queue.push(ByteBuffer(bytes: [1, 2, 3])))
-        done.wait()
-        #expect(read.count == 3)
+        guard try await poll({ read.withLock { $0 } != nil }) else {
+            Issue.record("the reader never got the bytes")
+            return
+        }
+        #expect(read.withLock { $0 } == 3)
         // Once the wait is over it is counted once, and no longer grows.
         let after = queue.readerWaiting
         try await Task.sleep(for: .milliseconds(100))
@@ -31,7 +40,13 @@ struct BlobByteQueueTests {
         #expect(after >= waiting)
     }
 
-    private final class ReadResult: @unchecked Sendable {
-        var count = 0
+    /// Whether `condition` held within ten seconds.
+    private func poll(_ condition: () -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !condition() {
+            guard ContinuousClock.now < deadline else { return false }
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        return true
     }
 }

@@ -1,9 +1,6 @@
 @testable import Decant
 import Testing
 
-/// A limiter that lets a waiter in too late, or never, hangs the test: a time limit turns that
-/// into a failure.
-@Suite(.timeLimit(.minutes(1)))
 struct AsyncLimiterTests {
     private actor Admissions {
         var order: [Int?] = []

@@ -49,6 +49,15 @@ struct DownloadAdmissionTests {
         #expect(admission.limit == 2)
     }
 
+    /// A share is at most the whole window (the waits are read a little after the window's end):
+    /// one transfer whose count ran ahead cannot outvote two that kept up.
+    @Test func noTransferCountsForMoreThanTheWholeWindow() {
+        let admission = Samples(floor: 3, ceiling: 4)
+        #expect(!admission.admit(0, [0: .zero, 1: .zero, 2: .zero]))
+        #expect(!admission.admit(500, [0: .seconds(5), 1: .zero, 2: .zero]))
+        #expect(admission.limit == 3)
+    }
+
     @Test func nothingStartsWithoutALayerWaitingForASlot() {
         let admission = Samples(floor: 1, ceiling: 3)
         #expect(!admission.admit(0, [0: .zero], queued: false))
