@@ -21,9 +21,15 @@ import Testing
         var description: String { "\(kind) \(name) size=\(size) link=\(link) mode=\(String(mode, radix: 8)) \(uid):\(gid) mtime=\(mtime)" }
     }
 
+    /// Cases whose headers Go's reader, which Decant follows (ContainerdParityTests checks it),
+    /// and libarchive read differently: star's 131-byte prefix (libarchive reads 155 bytes) and a
+    /// pre-Go-1.8 GNU header's prefix (libarchive ignores it).
+    static let readDifferentlyByGo: Set<String> = ["format-odd"]
+
     @Test func everyEntryReadsTheSameAsLibarchive() throws {
         let fixtures = try FixtureSet.get()
-        for fixture in fixtures.okCases {
+        #expect(Set(fixtures.okCases.map(\.name)).isSuperset(of: Self.readDifferentlyByGo))
+        for fixture in fixtures.okCases where !Self.readDifferentlyByGo.contains(fixture.name) {
             let path = fixtures.url(fixture.blob).path
             let ours = try Self.readWithDecant(path)
             let theirs = try Self.readWithLibarchive(path)

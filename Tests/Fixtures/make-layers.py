@@ -521,6 +521,34 @@ def case_v7_nul_typeflag():
     return t.end()
 
 
+def case_format_odd():
+    """Headers Go's archive/tar (so containerd) reads its own way; libarchive reads some of them
+    differently, so LibarchiveAgreementTests leaves this case out."""
+    t = Tar(PAX)
+    star_prefix = "odd/" + "s" * 127  # fills star's 131-byte prefix field: no NUL before the times
+    t.dir("odd/", mtime=T)
+    t.dir(star_prefix + "/", mtime=T + 1)
+    t.dir("odd/ver/", mtime=T + 2)
+    t.dir("odd/oldgo/", mtime=T + 3)
+    # star: POSIX magic, "tar\0" in the last bytes, access and change times after the prefix.
+    d = b"star header\n"
+    t.raw_entry(raw_header("file", REG, size=len(d), mtime=T + 4, magic="ustar", prefix=star_prefix.encode(),
+                           extra={476: octal(T + 40, 12), 488: octal(T + 50, 12), 508: b"tar\0"}), d)
+    # POSIX magic with a version other than "00": still ustar, prefix included.
+    d = b"ustar version 01\n"
+    t.raw_entry(raw_header("v01", REG, size=len(d), mtime=T + 5, magic="ustar", prefix=b"odd/ver",
+                           extra={263: b"01"}), d)
+    # GNU magic with a ustar prefix where the access and change times belong, as Go wrote it
+    # before 1.8 (golang/go#12594): read as the name's prefix.
+    d = b"pre-Go-1.8 GNU header\n"
+    t.raw_entry(raw_header("file", REG, size=len(d), mtime=T + 6, magic="gnu", extra={345: b"odd/oldgo"}), d)
+    # GNU times that parse: an access time, no prefix.
+    d = b"GNU access time\n"
+    t.raw_entry(raw_header("odd/gnu-atime", REG, size=len(d), mtime=T + 7, magic="gnu",
+                           extra={345: octal(T + 70, 12)}), d)
+    return t.end()
+
+
 def case_dir_after_children():
     t = Tar(PAX)
     t.file("late/file", "created before its directory header\n", mtime=T + 1)
@@ -976,6 +1004,10 @@ def main():
     ok("v7-nul-typeflag", case_v7_nul_typeflag(),
        "old V7 headers (no magic) and ustar headers with typeflag NUL: regular files, and "
        "directories when the name ends in '/'")
+    ok("format-odd", case_format_odd(),
+       "headers read as Go reads them: star (131-byte prefix filled to the end, access and "
+       "change times), POSIX magic with version '01', a pre-Go-1.8 GNU header with a prefix "
+       "where the times belong, a GNU header with an access time")
     ok("dir-after-children", case_dir_after_children(),
        "directory headers after their children: parents created implicitly, then the "
        "headers' mode/owner applied and their mtimes set at the end")
