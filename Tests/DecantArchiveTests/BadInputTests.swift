@@ -26,6 +26,19 @@ import Testing
         }
     }
 
+    /// A header that cannot be read is placed after the last entry read, which it is not blamed on.
+    @Test func aBadHeaderIsPlacedAfterTheEntryBeforeIt() throws {
+        let fixtures = try FixtureSet.get()
+        let fixture = try #require(fixtures.errorCases.first { $0.name == "err-tar-bad-checksum" })
+        let scratch = try Scratch(fixture.name)
+        let error = try #require(throws: LayerError.self) {
+            try applyLayer(fixtures.url(fixture.blob), mediaType: fixture.mediaType, into: scratch.directory("tree"),
+                           whiteouts: .overlay)
+        }
+        #expect(error.entry == nil, "\(error)")
+        #expect(error.message.hasSuffix("(in the header after entry ebc/)"), "\(error)")
+    }
+
     /// Layers Decant refuses and containerd 1.6 applies: a declared media type that lies about the
     /// compression (containerd sniffs the bytes), and bytes after the gzip stream (containerd's
     /// `unpigz` ignores them, while its own Go reader would refuse them too).

@@ -41,19 +41,28 @@ public enum LayerApplier {
 
         let sink = makeSink(options.io, writeback: options.writeback, logger: logger)
         let writer = LayerWriter(tree: tree, whiteouts: options.whiteouts, sink: sink)
+        // The entry being applied; while a header is read, none is, and a failure is placed
+        // after the last entry read instead (naming that entry would blame the wrong one).
         var current: String?
+        var previous: String?
+        var readingHeader = false
         do {
             let reader = TarReader(queue: queue)
             reader.beforeRecycle = { try sink.drain() }
-            while let entry = try reader.next() {
+            while true {
+                readingHeader = true
+                guard let entry = try reader.next() else { break }
+                readingHeader = false
                 if options.cancellation?.isCancelled == true {
                     throw LayerError(.cancelled, layer: layer, entry: entry.name, message: "cancelled")
                 }
                 current = entry.name
                 try writer.apply(entry, from: reader)
+                previous = entry.name
+                current = nil
                 options.progress?.record(entries: writer.counts.total, fileBytes: writer.fileBytes)
             }
-            current = nil
+            readingHeader = false
             try reader.drain()
             try writer.finish()
         } catch {
@@ -61,6 +70,9 @@ public enum LayerApplier {
             decoderDone.wait()
             _ = hasher.wait()
             var failure = describe(error, layer: layer, entry: current)
+            if readingHeader, failure.entry == nil {
+                failure.message += previous.map { " (in the header after entry \($0))" } ?? " (in the first header)"
+            }
             if failure.isContentError { failure.blob = decoder.drainBlobDigest() }
             throw failure
         }
