@@ -68,7 +68,7 @@ struct UnpackScheduler: Sendable {
             tasks[index] = Task { [ticket = tickets[index]] in
                 if ticket == nil {
                     let claimKey = store.layout.root + " " + chain[index].description
-                    if await claim(claimKey) { return .reused }
+                    if try await claim(claimKey) { return .reused }
                     claimed.insert(claimKey)
                 }
                 let queuedAt = options.trace?.now() ?? 0
@@ -199,13 +199,15 @@ struct UnpackScheduler: Sendable {
     // MARK: Steps
 
     /// Waits while another pull in this process unpacks `key`; `true` when it committed it (reuse
-    /// it), `false` when this pull is to unpack it.
-    private func claim(_ key: String) async -> Bool {
+    /// it), `false` when this pull is to unpack it. Throws `CancellationError` once this pull is
+    /// failing.
+    private func claim(_ key: String) async throws -> Bool {
         while true {
             switch await UnpackCoordinator.shared.claim(key) {
             case .owner: return false
             case .waited(true): return true
             case .waited(false): continue
+            case .cancelled: throw CancellationError()
             }
         }
     }
