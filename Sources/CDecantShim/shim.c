@@ -5,7 +5,9 @@
 #include <liburing.h>
 #include <stdlib.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <linux/openat2.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -113,3 +115,11 @@ const int DECANT_O_PATH = O_PATH;
 
 ssize_t decant_flistxattr(int fd, char *list, size_t size) { return flistxattr(fd, list, size); }
 ssize_t decant_fgetxattr(int fd, const char *name, void *value, size_t size) { return fgetxattr(fd, name, value, size); }
+
+int decant_mark_top_directory(int fd) {
+    int flags = 0;
+    if (ioctl(fd, FS_IOC_GETFLAGS, &flags) != 0) return -1;
+    if (flags & FS_TOPDIR_FL) return 0;
+    flags |= FS_TOPDIR_FL;
+    return ioctl(fd, FS_IOC_SETFLAGS, &flags);
+}

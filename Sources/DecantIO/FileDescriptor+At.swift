@@ -183,6 +183,14 @@ extension FileDescriptor {
         _ = try check("syncfs", path: path) { decant_syncfs(rawValue) }
     }
 
+    /// Marks this directory as a top of directory hierarchies (`FS_TOPDIR_FL`, `chattr +T`): ext4
+    /// then places each directory created in it as it places those of the root, in a block group
+    /// of its own with free inodes (the Orlov allocator), instead of next to its parent. Throws
+    /// where the file system has no such flag.
+    public func markTopDirectory(path: String) throws(SystemCallError) {
+        _ = try check("ioctl(FS_IOC_SETFLAGS)", path: path) { decant_mark_top_directory(rawValue) }
+    }
+
     /// Asks the kernel to start writing `length` bytes from `offset` to disk, without waiting:
     /// `sync_file_range(2)` with `SYNC_FILE_RANGE_WRITE`. Advisory, so failures are ignored; a
     /// later `syncfs`/`fsync` reports any I/O error.

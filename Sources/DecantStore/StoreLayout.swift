@@ -1,3 +1,4 @@
+import DecantIO
 import Foundation
 import SystemPackage
 
@@ -37,6 +38,16 @@ public struct StoreLayout: Sendable {
         for directory in [root, blobs, ingests, snapshots("overlay"), snapshots("native")] {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
                                                     attributes: [.posixPermissions: 0o711])
+        }
+        // Each snapshot's tree in a block group of its own. Next to their parent, the trees of
+        // layers extracted at once share the groups' locks, and after a big `rm -rf` they land in
+        // the groups just freed, where ext4 checks every recently deleted inode one by one
+        // (recently_deleted): measured at half of a many-files pull's CPU. Advisory: a file
+        // system without the flag works as before.
+        for directory in [snapshots("overlay"), snapshots("native")] {
+            guard let handle = try? FileDescriptor.openDirectory(FilePath(directory)) else { continue }
+            try? handle.markTopDirectory(path: directory)
+            try? handle.close()
         }
     }
 }

@@ -5,6 +5,21 @@ import Testing
 
 /// Snapshots mounted for real (the tests run as root), written through, committed and stacked.
 @Suite(.serialized) struct SnapshotterTests {
+    /// The snapshot directories are tops of directory hierarchies (`chattr +T`), so that ext4
+    /// puts each snapshot's tree in a block group of its own; the store's root is not.
+    @Test func snapshotDirectoriesAreTopDirectories() throws {
+        let fixture = try StoreFixture("topdir")
+        let overlay = fixture.store.layout.snapshots("overlay"), native = fixture.store.layout.snapshots("native")
+        let listing = try Shell.check(["lsattr", "-d", overlay, native, fixture.root]).stdout
+        let flags = Dictionary(uniqueKeysWithValues: listing.split(separator: "\n").map { line in
+            let fields = line.split(separator: " ", maxSplits: 1)
+            return (String(fields[1]), fields[0])
+        })
+        #expect(flags[overlay]?.contains("T") == true, "\(listing)")
+        #expect(flags[native]?.contains("T") == true, "\(listing)")
+        #expect(flags[fixture.root]?.contains("T") == false, "\(listing)")
+    }
+
     @Test func overlayChainOfThreeMergesThroughRealMounts() throws {
         let fixture = try StoreFixture("overlay")
         let overlay = fixture.store.overlay

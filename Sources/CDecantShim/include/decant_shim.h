@@ -31,6 +31,10 @@ ssize_t decant_llistxattr(const char *path, char *list, size_t size);
 /// syncfs(2) needs _GNU_SOURCE in the header.
 int decant_syncfs(int fd);
 
+/// Sets FS_TOPDIR_FL (chattr +T) on a directory through FS_IOC_GETFLAGS/SETFLAGS; -1 with errno
+/// set where the file system has no such flag (ENOTTY, EOPNOTSUPP).
+int decant_mark_top_directory(int fd);
+
 /// sync_file_range(2) with SYNC_FILE_RANGE_WRITE: starts writeback of a range without waiting
 /// for it (the flags need _GNU_SOURCE, like syncfs).
 int decant_start_writeback(int fd, long long offset, long long length);
