@@ -45,9 +45,8 @@ public struct StoreLayout: Sendable {
         // (recently_deleted): measured at half of a many-files pull's CPU. Advisory: a file
         // system without the flag works as before.
         for directory in [snapshots("overlay"), snapshots("native")] {
-            guard let handle = try? FileDescriptor.openDirectory(FilePath(directory)) else { continue }
-            try? handle.markTopDirectory(path: directory)
-            try? handle.close()
+            guard let handle = try? OwnedDescriptor(taking: FileDescriptor.openDirectory(FilePath(directory))) else { continue }
+            try? handle.descriptor.markTopDirectory(path: directory)
         }
     }
 }

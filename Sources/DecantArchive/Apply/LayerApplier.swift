@@ -41,37 +41,29 @@ public enum LayerApplier {
 
         let sink = makeSink(options.io, writeback: options.writeback, logger: logger)
         let writer = LayerWriter(tree: tree, whiteouts: options.whiteouts, sink: sink)
-        // The entry being applied; while a header is read, none is, and a failure is placed
-        // after the last entry read instead (naming that entry would blame the wrong one).
-        var current: String?
-        var previous: String?
-        var readingHeader = false
+        var position = StreamPosition.header(after: nil)
         do {
             let reader = TarReader(queue: queue)
             reader.beforeRecycle = { try sink.drain() }
-            while true {
-                readingHeader = true
-                guard let entry = try reader.next() else { break }
-                readingHeader = false
+            while let entry = try reader.next() {
                 if options.cancellation?.isCancelled == true {
                     throw LayerError(.cancelled, layer: layer, entry: entry.name, message: "cancelled")
                 }
-                current = entry.name
+                position = .entry(entry.name)
                 try writer.apply(entry, from: reader)
-                previous = entry.name
-                current = nil
+                position = .header(after: entry.name)
                 options.progress?.record(entries: writer.counts.total, fileBytes: writer.fileBytes)
             }
-            readingHeader = false
+            position = .end
             try reader.drain()
             try writer.finish()
         } catch {
             queue.abandon()
             decoderDone.wait()
             _ = hasher.wait()
-            var failure = describe(error, layer: layer, entry: current)
-            if readingHeader, failure.entry == nil {
-                failure.message += previous.map { " (in the header after entry \($0))" } ?? " (in the first header)"
+            var failure = describe(error, layer: layer, entry: position.entry)
+            if case .header(let after) = position, failure.entry == nil {
+                failure.message += after.map { " (in the header after entry \($0))" } ?? " (in the first header)"
             }
             if failure.isContentError { failure.blob = decoder.drainBlobDigest() }
             throw failure
@@ -123,6 +115,19 @@ public enum LayerApplier {
             return SyscallFileSink(writeback: writeback)
         case .uring:
             return UringFileSink.make(writeback: writeback, logger: logger) ?? SyscallFileSink(writeback: writeback)
+        }
+    }
+
+    /// Where in the tar stream the applying thread is, for the error a failure there gets: a
+    /// header that cannot be read is placed after the entry before it, not blamed on it.
+    private enum StreamPosition {
+        case header(after: String?)
+        case entry(String)
+        case end
+
+        var entry: String? {
+            if case .entry(let name) = self { return name }
+            return nil
         }
     }
 
