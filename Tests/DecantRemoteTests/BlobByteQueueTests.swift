@@ -1,4 +1,5 @@
 @testable import DecantRemote
+import DecantTestSupport
 import Foundation
 import NIOCore
 import Synchronization
@@ -18,7 +19,7 @@ struct BlobByteQueueTests {
             read.withLock { $0 = count }
         }.start()
         // However late the thread starts: from its first wait on, the wait shows and grows.
-        guard try await poll({ queue.readerWaiting > .zero }) else {
+        guard try await eventually({ queue.readerWaiting > .zero }) else {
             Issue.record("the blocked reader's wait never showed")
             return
         }
@@ -28,7 +29,7 @@ struct BlobByteQueueTests {
         let waiting = queue.readerWaiting
         #expect(waiting >= sampled - blocked, "\(waiting)")
         #expect(await queue.push(ByteBuffer(bytes: [1, 2, 3])))
-        guard try await poll({ read.withLock { $0 } != nil }) else {
+        guard try await eventually({ read.withLock { $0 } != nil }) else {
             Issue.record("the reader never got the bytes")
             return
         }
@@ -38,15 +39,5 @@ struct BlobByteQueueTests {
         try await Task.sleep(for: .milliseconds(100))
         #expect(queue.readerWaiting == after)
         #expect(after >= waiting)
-    }
-
-    /// Whether `condition` held within ten seconds.
-    private func poll(_ condition: () -> Bool) async throws -> Bool {
-        let deadline = ContinuousClock.now + .seconds(10)
-        while !condition() {
-            guard ContinuousClock.now < deadline else { return false }
-            try await Task.sleep(for: .milliseconds(1))
-        }
-        return true
     }
 }

@@ -1,4 +1,5 @@
 @testable import Decant
+import DecantTestSupport
 import Synchronization
 import Testing
 
@@ -16,16 +17,6 @@ struct UnpackCoordinatorTests {
     private func isOwner(_ claim: UnpackCoordinator.Claim) -> Bool {
         if case .owner = claim { return true }
         return false
-    }
-
-    /// Polls for up to ten seconds.
-    private func eventually(_ condition: () async -> Bool) async throws -> Bool {
-        let deadline = ContinuousClock.now + .seconds(10)
-        while await !condition() {
-            guard ContinuousClock.now < deadline else { return false }
-            try await Task.sleep(for: .milliseconds(2))
-        }
-        return true
     }
 
     @Test func aCancelledWaiterGivesUpWhileTheOthersStillGetTheOutcome() async throws {
