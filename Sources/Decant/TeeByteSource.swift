@@ -16,13 +16,17 @@ final class TeeByteSource: ByteSource, @unchecked Sendable {
 
     func read(into buffer: UnsafeMutableRawBufferPointer) throws(SystemCallError) -> Int {
         let count = try source.read(into: buffer)
-        if count > 0 && failure == nil {
-            do {
+        guard failure == nil else { return count }
+        do {
+            if count > 0 {
                 try writer.write(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
-            } catch {
-                // Keep extracting: the store error is reported once the layer is done.
-                failure = error
+            } else {
+                // The decoding thread ends after the last read; the store commits on another.
+                try writer.settle()
             }
+        } catch {
+            // Keep extracting: the store error is reported once the layer is done.
+            failure = error
         }
         return count
     }

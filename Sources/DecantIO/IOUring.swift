@@ -37,6 +37,15 @@ public final class IOUring {
         return true
     }
 
+    /// Hands what was queued to the kernel without waiting for any of it: `io_uring_submit(3)`.
+    public func submit() throws(SystemCallError) {
+        while true {
+            let submitted = decant_ring_submit_and_wait(ring, 0)
+            if submitted >= 0 { return }
+            if submitted != -EINTR { throw SystemCallError("io_uring_submit", errno: Errno(rawValue: -submitted)) }
+        }
+    }
+
     /// Submits what was queued and waits until every outstanding operation completed, passing each
     /// completion's tag and result (a byte count, or a negated errno) to `completion`:
     /// `io_uring_submit_and_wait(3)`.

@@ -63,6 +63,26 @@ import Testing
         #expect(try fixture.store.content.info(digest).size == Int64(payload.count))
     }
 
+    /// A big blob is written past the page cache, a chunk at a time: what an interrupted writer
+    /// leaves is a prefix a second one can resume from.
+    @Test func anInterruptedBigIngestResumesFromWhatReachedTheFile() throws {
+        let fixture = try StoreFixture("content")
+        let big = (0..<(5 << 20 + 4321)).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 11) }
+        let bigDigest = Digest.sha256(of: big)
+        do {
+            let first = try fixture.store.content.writer(ref: "big", expected: bigDigest, total: Int64(big.count))
+            try first.write(Array(big[..<(3 << 20 + 17)]))
+        }
+        let left = try #require(try fixture.store.content.ingests().first).offset
+        #expect(left > 0 && left <= 3 << 20 + 17, "\(left)")
+        let second = try fixture.store.content.writer(ref: "big", expected: bigDigest, total: Int64(big.count))
+        #expect(second.offset == left)
+        try second.write(Array(big[Int(left)...]))
+        try second.commit()
+        let blob = try fixture.store.content.path(of: bigDigest)
+        #expect(FileManager.default.contents(atPath: blob) == Data(big))
+    }
+
     @Test func aSecondWriterOfTheSameRefIsRefusedWhileTheFirstHoldsIt() throws {
         let fixture = try StoreFixture("content")
         let first = try fixture.store.content.writer(ref: "busy")

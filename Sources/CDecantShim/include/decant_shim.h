@@ -35,6 +35,9 @@ int decant_syncfs(int fd);
 /// set where the file system has no such flag (ENOTTY, EOPNOTSUPP).
 int decant_mark_top_directory(int fd);
 
+/// The open(2) flag O_DIRECT, which <fcntl.h> defines only with _GNU_SOURCE.
+int decant_o_direct(void);
+
 /// sync_file_range(2) with SYNC_FILE_RANGE_WRITE: starts writeback of a range without waiting
 /// for it (the flags need _GNU_SOURCE, like syncfs).
 int decant_start_writeback(int fd, long long offset, long long length);

@@ -16,7 +16,8 @@ public final class IngestWriter {
     public let ref: String
     public let expected: Digest?
     public let total: Int64?
-    /// Bytes written so far, including those of an earlier, interrupted writer.
+    /// Bytes written so far, including those of an earlier, interrupted writer. The last of them
+    /// may still be on their way to the file until ``commit(size:digest:labels:)``.
     public private(set) var offset: Int64 = 0
 
     private let store: ContentStore
@@ -26,6 +27,9 @@ public final class IngestWriter {
     private var hasher = DigestHasher()
     private let hashing: Bool
     private var writeback = WritebackCursor()
+    /// Writes a big blob past the page cache; `nil` for small blobs and where direct I/O is not
+    /// available, which write through `data`.
+    private var direct: DirectFileAppender?
     private var committed = false
 
     init(store: ContentStore, ref: String, expected: Digest?, total: Int64?, directory: String, hashing: Bool = true) throws(StoreError) {
@@ -61,24 +65,43 @@ public final class IngestWriter {
             throw StoreError(.io, "cannot open the ingest data for \(ref)", describing: error)
         }
         try rehashExisting()
+        if let total, total - offset >= Int64(DirectFileAppender.chunkSize) {
+            direct = DirectFileAppender(path: directory + "/data", buffered: data.descriptor, offset: offset)
+        }
     }
 
     /// Appends `bytes` at ``offset``.
     public func write(_ bytes: UnsafeRawBufferPointer) throws(StoreError) {
         do {
-            try data.descriptor.writeAll(bytes, at: offset, path: directory + "/data")
+            if let direct {
+                try direct.append(bytes)
+            } else {
+                try data.descriptor.writeAll(bytes, at: offset, path: directory + "/data")
+            }
         } catch {
-            throw StoreError(.io, "cannot write ingest \(ref)", describing: error)
+            throw StoreError(.io, "cannot write ingest \(ref)", cause: error)
         }
         if hashing { hasher.update(bytes) }
         offset += Int64(bytes.count)
-        // The blob is fsynced at commit: writing it out as it arrives leaves that fsync little to
-        // wait for, and the disk works while the layer is still being extracted.
-        writeback.advance(data.descriptor, written: offset, minimum: Self.writebackStride)
-        if offset >= 1 << 20 { Failpoint.hit("content-mid-ingest") }
+        if direct == nil {
+            // The blob is fsynced at commit: writing it out as it arrives leaves that fsync little
+            // to wait for, and the disk works while the layer is still being extracted.
+            writeback.advance(data.descriptor, written: offset, minimum: Self.writebackStride)
+        }
+        if (direct?.written ?? offset) >= 1 << 20 { Failpoint.hit("content-mid-ingest") }
     }
 
     private static let writebackStride: Int64 = 8 << 20
+
+    /// Waits for the writes this thread started: call it on the thread that wrote, before that
+    /// thread ends and another one commits (see ``DirectFileAppender``).
+    public func settle() throws(StoreError) {
+        do {
+            try direct?.settle()
+        } catch {
+            throw StoreError(.io, "cannot write ingest \(ref)", cause: error)
+        }
+    }
 
     public func write(_ bytes: [UInt8]) throws(StoreError) {
         let result: Result<Void, StoreError> = bytes.withUnsafeBytes { buffer in
@@ -124,6 +147,12 @@ public final class IngestWriter {
     }
 
     private func publish(_ digest: Digest, labels: [String: String] = [:]) throws(StoreError) -> ContentInfo {
+        do {
+            try direct?.finish()
+        } catch {
+            discard()
+            throw StoreError(.io, "cannot write ingest \(ref)", cause: error)
+        }
         if fsync(data.rawValue) != 0 {
             throw StoreError(.io, "fsync of ingest \(ref) failed", cause: SystemCallError("fsync", path: directory + "/data", errno: Errno(rawValue: errno)))
         }
@@ -133,14 +162,15 @@ public final class IngestWriter {
         return info
     }
 
-    /// The bytes written so far (by this writer or an interrupted earlier one), to be read
-    /// before the rest of the blob when a transfer resumes at ``offset``.
+    /// The bytes an interrupted earlier writer left, to be read before the rest of the blob when
+    /// a transfer resumes at ``offset``. Taken before this writer writes.
     public func writtenBytes() -> any ByteSource {
         FileRangeByteSource(file: data, path: directory + "/data", offset: 0, length: offset)
     }
 
     /// Deletes the partial data (the ingest directory), for a write that will not be resumed.
     public func discard() {
+        direct = nil
         try? FileManager.default.removeItem(atPath: directory)
         hasher = DigestHasher()
         offset = 0
