@@ -19,10 +19,10 @@ import Glibc
 /// SIGKILL (which an interrupted ingest relies on to resume). ``finish()`` writes the staged rest
 /// (not a whole number of blocks) through the ordinary descriptor.
 ///
-/// Not thread-safe. A write in flight belongs to the thread that started it, and the kernel may
-/// cancel one that has not started yet when that thread ends (io_uring's worker threads are the
-/// submitting thread's): a thread that appends and then ends calls ``settle()`` first. A
-/// cancelled write only leaves the file a shorter prefix, but ``finish()`` then fails.
+/// Not thread-safe. A write in flight is tied to the thread that submitted it (io_uring runs it on
+/// that thread's workers), and whether a queued write outlives that thread is the kernel's
+/// business: a thread that appends and then ends calls ``settle()`` first. (A cancelled write
+/// would only leave the file a shorter prefix, but ``finish()`` would fail.)
 public final class DirectFileAppender {
     /// Bytes per direct write.
     public static let chunkSize = 1 << 20
