@@ -101,7 +101,7 @@ let package = Package(
         .target(name: "DecantTestSupport", path: "Tests/DecantTestSupport"),
         .testTarget(name: "DecantTests", dependencies: ["Decant", "DecantStore", "DecantOCI", "DecantTestSupport"]),
         .testTarget(name: "DecantStoreTests", dependencies: ["DecantStore", "DecantOCI", "DecantIO", "DecantTestSupport"]),
-        .testTarget(name: "DecantIOTests", dependencies: ["DecantIO", "DecantTestSupport", .product(name: "SystemPackage", package: "swift-system")]),
+        .testTarget(name: "DecantIOTests", dependencies: ["DecantIO", "CDecantShim", "DecantTestSupport", .product(name: "SystemPackage", package: "swift-system")]),
         .testTarget(
             name: "DecantArchiveTests",
             dependencies: ["DecantArchive", "DecantOCI", "DecantIO", "CArchive", "DecantTestSupport", .product(name: "SystemPackage", package: "swift-system")],

@@ -5,24 +5,27 @@ import SystemPackage
 import Glibc
 #endif
 
-/// Appends to a file with direct I/O (`O_DIRECT`): the bytes go from this appender's buffers to
+/// Appends to files with direct I/O (`O_DIRECT`): the bytes go from this appender's buffers to
 /// the disk, not through the page cache.
 ///
-/// For data written once and not read back soon, such as a layer blob on its way into the
-/// content store while the same bytes are being extracted: written buffered, the blob would take
-/// as much page cache as its size (a new page and a copy per 4 KiB, then the writeback's work),
-/// and its dirty pages would be flushed by each snapshot's `syncfs` anyway.
+/// For data that must reach the disk before it is used anyway and is not read back soon: a layer
+/// blob on its way into the content store (fsynced at its commit), a large file a layer extracts
+/// into a snapshot that is flushed before its commit. Written buffered, such data takes as much
+/// page cache as its size (a new page and a copy per 4 KiB, then the writeback's work), evicting
+/// what the machine was caching, and is written out by the flush all the same.
 ///
 /// Bytes are staged in a ``chunkSize`` buffer; a full one is written through io_uring while the
 /// next one fills, so the caller waits for the disk only when it is a whole chunk ahead. One write
 /// is in flight at a time, so the file always holds a prefix of what was appended, also after a
-/// SIGKILL (which an interrupted ingest relies on to resume). ``finish()`` writes the staged rest
-/// (not a whole number of blocks) through the ordinary descriptor.
+/// SIGKILL (which an interrupted ingest relies on to resume). ``finish()`` writes the staged rest:
+/// its whole blocks directly, the last partial block through the page cache.
 ///
-/// Not thread-safe. A write in flight is tied to the thread that submitted it (io_uring runs it on
-/// that thread's workers), and whether a queued write outlives that thread is the kernel's
-/// business: a thread that appends and then ends calls ``settle()`` first. (A cancelled write
-/// would only leave the file a shorter prefix, but ``finish()`` would fail.)
+/// One appender serves one file at a time and can then take the next (``start(_:path:offset:)``),
+/// keeping its ring and buffers. Not thread-safe. A write in flight is tied to the thread that
+/// submitted it (io_uring runs it on that thread's workers), and whether a queued write outlives
+/// that thread is the kernel's business: a thread that appends and then ends calls ``settle()``
+/// first. (A cancelled write would only leave the file a shorter prefix, but ``finish()`` would
+/// fail.)
 public final class DirectFileAppender {
     /// Bytes per direct write.
     public static let chunkSize = 1 << 20
@@ -30,38 +33,28 @@ public final class DirectFileAppender {
     /// which covers the logical block size of any disk.
     static let alignment = 4096
 
-    private let direct: OwnedDescriptor
-    private let buffered: FileDescriptor
-    private let path: String
     private let ring: IOUring
     private var staging: UnsafeMutableRawBufferPointer
     private var staged = 0
     /// Where the first staged byte goes.
-    private var stagingOffset: Int64
+    private var stagingOffset: Int64 = 0
     /// The buffer of the write in flight; its length is 0 when none is.
     private var writing: UnsafeMutableRawBufferPointer
     private var writingLength = 0
     private var writingOffset: Int64 = 0
+    /// The file being appended to, with `O_DIRECT` set, until ``finish()``; kept open until then.
+    private var file: OwnedDescriptor?
+    private var path = ""
 
-    /// Bytes of the file that are written: the file is complete up to here.
-    public private(set) var written: Int64
+    /// Bytes of the current file that are written: it is complete up to here.
+    public private(set) var written: Int64 = 0
 
-    /// An appender writing `path` from `offset` on, or `nil` where direct I/O cannot be used: an
-    /// offset that is not block-aligned, a file system without `O_DIRECT` (`EINVAL`), or no
-    /// io_uring. `buffered`, the caller's descriptor of the same file, writes the final rest.
-    public init?(path: String, buffered: FileDescriptor, offset: Int64) {
-        guard offset % Int64(Self.alignment) == 0,
-              let direct = try? FileDescriptor(rawValue: AT_FDCWD).openEntry(path, flags: O_WRONLY | decant_o_direct()),
-              let ring = try? IOUring(entries: 2)
-        else { return nil }
-        self.direct = OwnedDescriptor(taking: direct)
-        self.buffered = buffered
-        self.path = path
+    /// An appender, or `nil` where io_uring cannot be set up.
+    public init?() {
+        guard let ring = try? IOUring(entries: 2) else { return nil }
         self.ring = ring
         staging = .allocate(byteCount: Self.chunkSize, alignment: Self.alignment)
         writing = .allocate(byteCount: Self.chunkSize, alignment: Self.alignment)
-        stagingOffset = offset
-        written = offset
     }
 
     deinit {
@@ -69,6 +62,21 @@ public final class DirectFileAppender {
         try? awaitWrite()
         staging.deallocate()
         writing.deallocate()
+    }
+
+    /// Starts appending to `file` (open for writing) at `offset`, setting `O_DIRECT` on it until
+    /// ``finish()``; `false`, leaving the file as it was, for an offset that is not block-aligned
+    /// or a file system without direct I/O. The previous file must be finished.
+    public func start(_ file: OwnedDescriptor, path: String, offset: Int64) -> Bool {
+        precondition(self.file == nil, "the previous file is finished first")
+        guard offset % Int64(Self.alignment) == 0 else { return false }
+        let flags = fcntl(file.rawValue, F_GETFL)
+        guard flags >= 0, fcntl(file.rawValue, F_SETFL, flags | decant_o_direct()) == 0 else { return false }
+        self.file = file
+        self.path = path
+        stagingOffset = offset
+        written = offset
+        return true
     }
 
     /// Stages `bytes`, writing each chunk that fills up.
@@ -89,16 +97,31 @@ public final class DirectFileAppender {
         try awaitWrite()
     }
 
-    /// Writes everything appended, and waits until it is written. The appender takes no more
-    /// bytes after this.
+    /// Writes everything appended and waits until it is written, then clears `O_DIRECT` again:
+    /// the appender is free for another file, also when this throws.
     public func finish() throws(SystemCallError) {
-        try awaitWrite()
-        if staged > 0 {
-            try buffered.writeAll(UnsafeRawBufferPointer(rebasing: staging[..<staged]), at: stagingOffset, path: path)
-            written = stagingOffset + Int64(staged)
-            stagingOffset = written
-            staged = 0
+        guard let owner = file else { return }
+        let file = owner.descriptor
+        let blocks = staged & ~(Self.alignment - 1)
+        var failure: SystemCallError?
+        do throws(SystemCallError) {
+            try awaitWrite()
+            if blocks > 0 {
+                try file.writeAll(UnsafeRawBufferPointer(rebasing: staging[..<blocks]), at: stagingOffset, path: path)
+            }
+        } catch {
+            failure = error
         }
+        let tail = UnsafeRawBufferPointer(rebasing: staging[blocks..<staged])
+        let tailOffset = stagingOffset + Int64(blocks)
+        self.file = nil
+        staged = 0
+        let flags = fcntl(file.rawValue, F_GETFL)
+        let cleared = flags >= 0 && fcntl(file.rawValue, F_SETFL, flags & ~decant_o_direct()) == 0
+        if let failure { throw failure }
+        if !cleared { throw SystemCallError("fcntl(F_SETFL)", path: path, errno: Errno(rawValue: errno)) }
+        if !tail.isEmpty { try file.writeAll(tail, at: tailOffset, path: path) }
+        written = tailOffset + Int64(tail.count)
     }
 
     /// Waits for the write in flight, then starts one of the full staging buffer.
@@ -109,14 +132,14 @@ public final class DirectFileAppender {
         writingOffset = stagingOffset
         stagingOffset += Int64(staged)
         staged = 0
-        guard ring.queueWrite(direct.descriptor, UnsafeRawBufferPointer(rebasing: writing[..<writingLength]), offset: writingOffset, tag: 0) else {
+        guard ring.queueWrite(file!.descriptor, UnsafeRawBufferPointer(rebasing: writing[..<writingLength]),
+                              offset: writingOffset, tag: 0) else {
             preconditionFailure("a ring with no write in flight has room for one")
         }
         try ring.submit()
     }
 
-    /// Waits for the write in flight (if any); a short one is finished through the buffered
-    /// descriptor.
+    /// Waits for the write in flight (if any); a short one is finished with `pwrite(2)`.
     private func awaitWrite() throws(SystemCallError) {
         guard writingLength > 0 else { return }
         var result: Int32 = 0
@@ -127,8 +150,9 @@ public final class DirectFileAppender {
             throw SystemCallError("io_uring write (O_DIRECT)", path: path, errno: Errno(rawValue: -result))
         }
         if Int(result) < length {
+            // Still aligned: a short direct write stops at a block boundary.
             let rest = UnsafeRawBufferPointer(rebasing: writing[Int(result)..<length])
-            try buffered.writeAll(rest, at: writingOffset + Int64(result), path: path)
+            try file!.descriptor.writeAll(rest, at: writingOffset + Int64(result), path: path)
         }
         written = writingOffset + Int64(length)
     }

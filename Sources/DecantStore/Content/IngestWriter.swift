@@ -66,8 +66,17 @@ public final class IngestWriter {
         }
         try rehashExisting()
         if let total, total - offset >= Int64(DirectFileAppender.chunkSize) {
-            direct = DirectFileAppender(path: directory + "/data", buffered: data.descriptor, offset: offset)
+            direct = Self.directAppender(directory + "/data", offset: offset)
         }
+    }
+
+    /// An appender on a descriptor of its own (``writtenBytes()`` reads `data`, which direct I/O
+    /// would constrain), or `nil` where direct I/O is not available.
+    private static func directAppender(_ path: String, offset: Int64) -> DirectFileAppender? {
+        guard let appender = DirectFileAppender(),
+              let file = try? FileDescriptor(rawValue: AT_FDCWD).openEntry(path, flags: O_WRONLY) else { return nil }
+        guard appender.start(OwnedDescriptor(taking: file), path: path, offset: offset) else { return nil }
+        return appender
     }
 
     /// Appends `bytes` at ``offset``.
