@@ -39,6 +39,10 @@ public struct PullOptions: Sendable {
     /// flush); the price is that the store cannot serve the image's layers again (to push,
     /// export or unpack into another snapshotter), and a blob already in the store stays there.
     public var discardUnpackedLayers: Bool
+    /// Whether, with ``SyncMode/fs``, files of 4 MiB and more are written with direct I/O, past
+    /// the page cache (`EarlyWriteback/directMinimumFileSize`): the flush before each commit
+    /// writes them anyway. Off, they stay cached after the pull. No effect with `--io uring`.
+    public var directWrites: Bool
 
     public enum SyncMode: String, Sendable, CaseIterable {
         case fs
@@ -49,7 +53,7 @@ public struct PullOptions: Sendable {
                 unpackConcurrency: Int = Self.defaultConcurrency, sync: SyncMode = .fs,
                 gzip: GzipImplementation = .isal, io: FileIOBackend = .syscalls, events: (any EventSink)? = nil,
                 registry: RegistryOptions = RegistryOptions(), maxConcurrentDownloads: Int = 3, trace: PullTrace? = nil,
-                linkLocalBlobs: Bool = true, discardUnpackedLayers: Bool = false) {
+                linkLocalBlobs: Bool = true, discardUnpackedLayers: Bool = false, directWrites: Bool = true) {
         self.snapshotter = snapshotter
         self.platform = platform
         self.unpackConcurrency = max(1, unpackConcurrency)
@@ -62,6 +66,7 @@ public struct PullOptions: Sendable {
         self.trace = trace
         self.linkLocalBlobs = linkLocalBlobs
         self.discardUnpackedLayers = discardUnpackedLayers
+        self.directWrites = directWrites
     }
 
     /// The number of cores.

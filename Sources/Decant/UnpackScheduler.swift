@@ -237,11 +237,13 @@ struct UnpackScheduler: Sendable {
         let started = ContinuousClock.now
         let extractStart = options.trace?.now() ?? 0
         defer { options.trace?.record("extract", layer: index, since: extractStart) }
+        let writeback = options.sync == .fs
+            ? EarlyWriteback(directMinimumFileSize: options.directWrites ? EarlyWriteback().directMinimumFileSize : nil) : nil
         let applied = await LayerApplier.applying(
             from: blob, into: FilePath(directory),
             options: ApplyOptions(layerName: layer.digest.description, mediaType: layer.mediaType, whiteouts: whiteouts,
                                   gzip: options.gzip, io: options.io, cancellation: pull.cancellation,
-                                  progress: applyProgress, writeback: options.sync == .fs ? EarlyWriteback() : nil))
+                                  progress: applyProgress, writeback: writeback))
         guard case .success(let result) = applied else {
             // A transfer that broke for good keeps what it received, so that the next pull
             // resumes there; any other failure leaves no trace.

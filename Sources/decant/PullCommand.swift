@@ -35,6 +35,7 @@ struct PullCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Also append events as JSON lines to FILE.") var events: String?
     @Flag(name: .long, help: "Copy an OCI layout's layer blobs into the content store instead of hard-linking them (done where the layout is on the store's filesystem, owned by this user and writable by nobody else); for layouts whose files get rewritten in place.") var copyBlobs = false
     @Flag(name: .long, help: "Keep the layer blobs this pull unpacks out of the content store: each streams from the source through verification into its snapshot and is never written as a blob (containerd's discard_unpacked_layers, without the write). Saves their disk space and writes; the store then cannot serve those layers again.") var discardUnpackedLayers = false
+    @Flag(inversion: .prefixedNo, help: "With --sync fs, write files of 4 MiB and more with direct I/O, past the page cache: the flush before each commit writes them anyway, and they do not evict what the machine caches. --no-direct-io leaves them in the page cache after the pull (read soon, e.g. started at once).") var directIO = true
     @Option(name: .long, help: "Write the pull's per-layer timeline (queued, extract with read/inflate/hash/write times, store, sync, commit) as JSON to FILE.") var trace: String?
     @Option(name: [.short, .long], help: "USER:PASSWORD for the image's registry.") var user: String?
     @Option(name: .long, help: "Directory of HOST/hosts.toml registry configurations.") var hostsDir = RegistryHosts.defaultDirectory
@@ -76,7 +77,7 @@ struct PullCommand: AsyncParsableCommand {
                                   sync: syncMode, gzip: gzip, io: io, events: EventFanOut(sinks),
                                   registry: registry, maxConcurrentDownloads: maxConcurrentDownloads,
                                   trace: trace.map { _ in PullTrace() }, linkLocalBlobs: !copyBlobs,
-                                  discardUnpackedLayers: discardUnpackedLayers)
+                                  discardUnpackedLayers: discardUnpackedLayers, directWrites: directIO)
         let puller = Puller(store: store)
         let reference = reference
         let task = Task { () async -> Result<PullResult, PullError> in

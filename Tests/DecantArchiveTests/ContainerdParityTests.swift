@@ -7,6 +7,7 @@ import Testing
 @Suite(.serialized) struct ContainerdParityTests {
     /// The overlay snapshotter: the base layer applied naively (it is the bottom), then each case
     /// into its own upper dir with overlay whiteouts — exactly the two `fs` dirs containerd writes.
+    /// Applied as `decant pull` applies them by default: large files written directly.
     @Test func overlayUpperDirsMatchContainerd() throws {
         let fixtures = try FixtureSet.get()
         #expect(fixtures.okCases.count >= 10)
@@ -20,7 +21,7 @@ import Testing
             }
             let upper = try scratch.directory("upper")
             let result = try applyLayer(fixtures.url(fixture.blob), mediaType: fixture.mediaType, into: upper,
-                                        whiteouts: fixture.base == nil ? .naive : .overlay)
+                                        whiteouts: fixture.base == nil ? .naive : .overlay, writeback: EarlyWriteback())
             try expectSame(upper, fixtures.reference(fixture.name, "overlay"), scratch: scratch, fixture.name,
                            implicit: result.implicitDirectories)
             if fixture.base != nil {
@@ -70,6 +71,25 @@ import Testing
             let referenceDump = scratch.url.appendingPathComponent("reference.json")
             try Trees.dump(reference, to: referenceDump)
             try expectSame(upper, referenceDump, scratch: scratch, fixture.name, implicit: result.implicitDirectories)
+        }
+    }
+
+    /// Every file written directly, whatever its size, from buffers so small that each file's
+    /// data arrives in pieces: the same trees (data, then metadata) as written through the cache.
+    @Test func directWritesWriteTheSameTree() throws {
+        let fixtures = try FixtureSet.get()
+        let everyFile = EarlyWriteback(directMinimumFileSize: 0)
+        for fixture in fixtures.okCases {
+            let scratch = try Scratch(fixture.name)
+            let whiteouts: WhiteoutMode = fixture.base == nil ? .naive : .overlay
+            let reference = try scratch.directory("reference")
+            _ = try applyLayer(fixtures.url(fixture.blob), mediaType: fixture.mediaType, into: reference, whiteouts: whiteouts)
+            let upper = try scratch.directory("upper")
+            let result = try applyLayer(fixtures.url(fixture.blob), mediaType: fixture.mediaType, into: upper,
+                                        whiteouts: whiteouts, bufferSize: 1536, bufferCount: 2, writeback: everyFile)
+            let referenceDump = scratch.url.appendingPathComponent("reference.json")
+            try Trees.dump(reference, to: referenceDump)
+            try expectSame(upper, referenceDump, scratch: scratch, fixture.name + " (direct)", implicit: result.implicitDirectories)
         }
     }
 

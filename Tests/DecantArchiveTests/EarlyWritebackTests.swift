@@ -60,4 +60,33 @@ import Glibc
         }
         Issue.record("every attempt was flushed by someone else: nothing could be concluded")
     }
+
+    /// The default policy (what `decant pull` uses with `--sync fs`) writes a large file past the
+    /// page cache and a small one through it; without direct writes both are cached.
+    @Test func largeFilesAreWrittenPastThePageCache() throws {
+        let scratch = try Scratch("writeback")
+        let source = try scratch.directory("src")
+        let big = (0..<(6 << 20 + 999)).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) }
+        try Data(big).write(to: source.appendingPathComponent("big"))
+        try Data(repeating: 7, count: 64 << 10).write(to: source.appendingPathComponent("small"))
+        let blob = scratch.url.appendingPathComponent("layer.tar")
+        try Shell.check(["tar", "-cf", blob.path, "-C", source.path, "big", "small"])
+
+        for direct in [true, false] {
+            let target = try scratch.directory("fs-\(direct)")
+            let policy = EarlyWriteback(directMinimumFileSize: direct ? 4 << 20 : nil)
+            _ = try LayerApplier.apply(from: try FileByteSource(path: FilePath(blob.path)), into: FilePath(target.path),
+                                       options: ApplyOptions(layerName: "direct", whiteouts: .naive, writeback: policy))
+            let bigPath = target.appendingPathComponent("big").path
+            let cachedBig = try PageCache.residentPages(bigPath)
+            let cachedSmall = try PageCache.residentPages(target.appendingPathComponent("small").path)
+            #expect(cachedSmall == 16, "a 64 KiB file is written through the page cache")
+            if direct {
+                #expect(cachedBig <= 1, "only the last partial block of 6 MiB written directly is cached, not \(cachedBig) pages")
+            } else {
+                #expect(cachedBig == PageCache.pages(big.count))
+            }
+            #expect(FileManager.default.contents(atPath: bigPath) == Data(big))
+        }
+    }
 }

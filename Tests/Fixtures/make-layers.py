@@ -305,6 +305,8 @@ def case_files():
     t.file("files/random-70001", randbytes(70001, 5), mtime=T + 7)
     t.file("files/ünïcödé name", "utf-8 name\n", mtime=T + 8)
     t.file("files/space and\ttab", "odd name\n", mtime=T + 9)
+    # Large enough to be written with direct I/O; a write drops setuid, so the mode comes after.
+    t.file("files/huge-setuid", pattern(9 * (1 << 20) + 4321, 6), mode=0o4755, mtime=T + 10)
     return t.end()
 
 
@@ -483,6 +485,9 @@ def case_pax_xattrs():
                 mtime=T + 2)
     xattr_entry(t, "x/sub/", DIR, xattrs=[("trusted.decant-dir", "no")], mtime=T + 3)
     xattr_entry(t, "x/long-value", data="l\n", xattrs=[("user.long", "v" * 3000)], mtime=T + 4)
+    # Written with direct I/O; the capability must survive it (a write drops it).
+    xattr_entry(t, "x/big-capable", data=pattern(5 * (1 << 20) + 77, 7),
+                xattrs=[("security.capability", cap)], mode=0o755, mtime=T + 5)
     xattr_entry(t, "x/fifo", FIFO, xattrs=[("user.on-fifo", "no")], mtime=T + 5)
     xattr_entry(t, "x/symlink", SYM, linkname="file",
                 xattrs=[("user.on-symlink", "no"), ("security.on-symlink", "yes")], mtime=T + 6)
@@ -960,7 +965,8 @@ def main():
 
     ok("files", case_files(),
        "GNU-format regular files: empty, small, 1000 bytes, exactly 512, exactly 1 MiB, "
-       "2 MiB + 12345 (several 1 MiB buffers), 70001 random bytes, UTF-8 and whitespace names")
+       "2 MiB + 12345 (several 1 MiB buffers), 70001 random bytes, UTF-8 and whitespace names, "
+       "9 MiB + 4321 setuid (written with direct I/O)")
     ok("directories", case_directories(),
        "nested directories, an empty directory, a 0700 directory owned by 1000:1000, a "
        "directory entry without trailing slash")
@@ -997,7 +1003,8 @@ def main():
     ok("pax-xattrs", case_pax_xattrs(),
        "SCHILY.xattr records: user.* (binary, empty, 3000 bytes) and security.* on files and "
        "dirs, a security.capability v2 blob, trusted.* records (must not be applied), user.* "
-       "on a fifo, a symlink and a device (not applied), security.* on a symlink and a device")
+       "on a fifo, a symlink and a device (not applied), security.* on a symlink and a device, "
+       "a 5 MiB file with security.capability (written with direct I/O)")
     ok("pax-global-header", case_pax_global_header(),
        "PAX global headers ('g') at the start and mid-stream carrying uid/gid/mtime/path/xattr "
        "records: all ignored")

@@ -11,8 +11,19 @@ public struct EarlyWriteback: Sendable, Equatable {
     /// the overlap gains.
     public var minimumFileSize: Int64
 
-    public init(stride: Int64 = 8 << 20, minimumFileSize: Int64 = 1 << 20) {
+    /// Files of at least this size are written with direct I/O instead (``DirectFileAppender``):
+    /// from the applier's buffers straight to the disk, taking no page cache; `nil` writes every
+    /// file through the page cache. Where direct I/O is not available, such files fall back to
+    /// the early writeback above.
+    ///
+    /// The flush before the commit writes their data anyway; written directly, it goes while the
+    /// layer is still decoding, costs no copy into the page cache, and does not evict what the
+    /// machine was caching. The price: right after the pull, those files are read from disk.
+    public var directMinimumFileSize: Int64?
+
+    public init(stride: Int64 = 8 << 20, minimumFileSize: Int64 = 1 << 20, directMinimumFileSize: Int64? = 4 << 20) {
         self.stride = stride
         self.minimumFileSize = minimumFileSize
+        self.directMinimumFileSize = directMinimumFileSize
     }
 }

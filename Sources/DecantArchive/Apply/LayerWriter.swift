@@ -79,7 +79,7 @@ final class LayerWriter {
         case .directory:
             try makeDirectory(name, in: parent, path: path, metadata: metadata)
         case .regular:
-            try makeRegularFile(name, in: parent, path: path, metadata: metadata, reader: reader)
+            try makeRegularFile(name, in: parent, path: path, size: entry.size, metadata: metadata, reader: reader)
             fileBytes += entry.size
         case .symlink:
             try replacingExisting(name, in: parent, path: path) { () throws(SystemCallError) in
@@ -170,14 +170,14 @@ final class LayerWriter {
         metadata.uid == creator.uid && metadata.gid == creator.gid ? metadata.mode & 0o777 : 0o600
     }
 
-    private func makeRegularFile(_ name: String, in parent: FileDescriptor, path: String, metadata: EntryMetadata,
+    private func makeRegularFile(_ name: String, in parent: FileDescriptor, path: String, size: Int64, metadata: EntryMetadata,
                                  reader: TarReader) throws {
         var descriptor: FileDescriptor?
         try replacingExisting(name, in: parent, path: path) { () throws(SystemCallError) in
             descriptor = try parent.openEntry(name, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW,
                                               mode: creationMode(metadata))
         }
-        let file = OpenFile(path: path, descriptor: OwnedDescriptor(taking: descriptor!), metadata: metadata)
+        let file = OpenFile(path: path, descriptor: OwnedDescriptor(taking: descriptor!), size: size, metadata: metadata)
         try reader.readData { bytes in try sink.write(bytes, to: file) }
         try sink.finish(file)
         counts.regularFiles += 1

@@ -13,13 +13,18 @@ final class OpenFile {
     var descriptor: OwnedDescriptor?
     /// Where the next write goes.
     var offset: Int64 = 0
+    /// The size its entry declares.
+    let size: Int64
+    /// Whether its data goes through a ``DirectFileAppender``.
+    var direct = false
     private var writeback = WritebackCursor()
     /// Applied once the data is written.
     let metadata: EntryMetadata
 
-    init(path: String, descriptor: OwnedDescriptor, metadata: EntryMetadata) {
+    init(path: String, descriptor: OwnedDescriptor, size: Int64, metadata: EntryMetadata) {
         self.path = path
         self.descriptor = descriptor
+        self.size = size
         self.metadata = metadata
     }
 
@@ -64,10 +69,14 @@ protocol RegularFileSink: AnyObject {
     var allocatedBytes: Int64 { get }
 }
 
-/// One system call per operation, completed before the call returns.
+/// One system call per operation, completed before the call returns; large files' data through
+/// a ``DirectFileAppender`` when the policy asks for it.
 final class SyscallFileSink: RegularFileSink {
     private(set) var allocatedBytes: Int64 = 0
     private let writeback: EarlyWriteback?
+    /// Made for the first file written directly, then reused; `nil` until then.
+    private var appender: DirectFileAppender?
+    private var appenderUnavailable = false
 
     var backend: FileIOBackend { .syscalls }
 
@@ -76,15 +85,37 @@ final class SyscallFileSink: RegularFileSink {
     }
 
     func write(_ bytes: UnsafeRawBufferPointer, to file: OpenFile) throws(SystemCallError) {
+        if file.offset == 0, let minimum = writeback?.directMinimumFileSize, file.size >= minimum,
+           let appender = directAppender() {
+            file.direct = appender.start(file.descriptor!, path: file.path, offset: 0)
+        }
+        if file.direct {
+            try appender!.append(bytes)
+            file.offset += Int64(bytes.count)
+            return
+        }
         try file.descriptor!.descriptor.writeAll(bytes, path: file.path)
         file.offset += Int64(bytes.count)
         if let writeback { file.startWriteback(writeback, final: false) }
     }
 
     func finish(_ file: OpenFile) throws(SystemCallError) {
-        if let writeback { file.startWriteback(writeback, final: true) }
+        if file.direct {
+            file.direct = false
+            try appender!.finish()
+        } else if let writeback {
+            file.startWriteback(writeback, final: true)
+        }
         allocatedBytes += try file.complete()
     }
 
     func drain() {}
+
+    private func directAppender() -> DirectFileAppender? {
+        if appender == nil && !appenderUnavailable {
+            appender = DirectFileAppender()
+            appenderUnavailable = appender == nil
+        }
+        return appender
+    }
 }
