@@ -12,6 +12,7 @@ struct BlobByteQueueTests {
     /// waits, not only once bytes arrive: otherwise a dead-slow network looks like a fast one.
     @Test func aWaitInProgressCountsAsWaiting() async throws {
         let queue = BlobByteQueue(location: "test")
+        queue.transferring(true)
         let read = Mutex<Int?>(nil)
         Thread {
             var bytes = [UInt8](repeating: 0, count: 16)
@@ -39,5 +40,39 @@ struct BlobByteQueueTests {
         try await Task.sleep(for: .milliseconds(100))
         #expect(queue.readerWaiting == after)
         #expect(after >= waiting)
+    }
+
+    /// A transfer waiting for a download slot (the per-host limit) or backing off before a retry
+    /// is not the network keeping the reader waiting: only the time it holds a slot counts.
+    @Test func aWaitForADownloadSlotDoesNotCount() async throws {
+        let queue = BlobByteQueue(location: "test")
+        let reading = DispatchSemaphore(value: 0)
+        let read = Mutex<Int?>(nil)
+        Thread {
+            var bytes = [UInt8](repeating: 0, count: 16)
+            reading.signal()
+            let count = bytes.withUnsafeMutableBytes { (try? queue.read(into: $0)) ?? -1 }
+            read.withLock { $0 = count }
+        }.start()
+        guard reading.wait(timeout: .now() + 10) == .success else {
+            Issue.record("the reader thread never started")
+            return
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(queue.readerWaiting == .zero, "waiting for a slot counted: \(queue.readerWaiting)")
+        let active = ContinuousClock.now
+        queue.transferring(true)
+        try await Task.sleep(for: .milliseconds(100))
+        queue.transferring(false)
+        let inactive = ContinuousClock.now
+        try await Task.sleep(for: .milliseconds(200))
+        let waiting = queue.readerWaiting
+        #expect(waiting > .zero && waiting <= inactive - active, "\(waiting)")
+        #expect(await queue.push(ByteBuffer(bytes: [1, 2, 3])))
+        guard try await eventually({ read.withLock { $0 } != nil }) else {
+            Issue.record("the reader never got the bytes")
+            return
+        }
+        #expect(queue.readerWaiting == waiting)
     }
 }

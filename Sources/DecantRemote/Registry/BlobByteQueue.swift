@@ -17,8 +17,12 @@ final class BlobByteQueue: @unchecked Sendable {
     private var lastProgress = ContinuousClock.now
     private(set) var produced: Int64 = 0
     private var waited: Duration = .zero
-    /// When the reader started the wait it is in, if it is waiting now.
-    private var waitingSince: ContinuousClock.Instant?
+    /// Whether the reader is waiting for bytes now.
+    private var readerBlocked = false
+    /// Whether the transfer holds a download slot (see ``transferring(_:)``).
+    private var transferActive = false
+    /// Since when the wait the reader is in counts: it is blocked and the transfer is active.
+    private var countingSince: ContinuousClock.Instant?
     let limit: Int
     /// Named in the error a failed read throws.
     let location: String
@@ -62,6 +66,19 @@ final class BlobByteQueue: @unchecked Sendable {
         condition.withLock { spaceWaiter == nil && buffered == 0 && ContinuousClock.now - lastProgress > timeout }
     }
 
+    /// The transfer got a download slot (`true`), or gave it up to wait for another or to back
+    /// off before a retry (`false`). Only the reader's waits while the transfer holds a slot
+    /// count as waiting for the network: a layer queued behind the per-host limit is not one the
+    /// network keeps waiting.
+    func transferring(_ active: Bool) {
+        condition.withLock {
+            let now = ContinuousClock.now
+            if let since = countingSince { waited += now - since }
+            transferActive = active
+            countingSince = active && readerBlocked ? now : nil
+        }
+    }
+
     /// A new transfer starts: its connection time counts from now.
     func markProgress() {
         condition.withLock { lastProgress = .now }
@@ -86,11 +103,12 @@ final class BlobByteQueue: @unchecked Sendable {
     func read(into destination: UnsafeMutableRawBufferPointer) throws(SystemCallError) -> Int {
         condition.lock()
         if head == chunks.count && outcome == nil {
-            let start = ContinuousClock.now
-            waitingSince = start
+            readerBlocked = true
+            if transferActive { countingSince = .now }
             while head == chunks.count && outcome == nil { condition.wait() }
-            waitingSince = nil
-            waited += ContinuousClock.now - start
+            readerBlocked = false
+            if let since = countingSince { waited += ContinuousClock.now - since }
+            countingSince = nil
         }
         if head == chunks.count {
             let result = outcome
@@ -120,10 +138,11 @@ final class BlobByteQueue: @unchecked Sendable {
         return copied
     }
 
-    /// How long the reader has waited for bytes, in total, counting the wait it is in now: a
-    /// transfer that has stalled altogether must not look like one that keeps up.
+    /// How long the reader has waited for bytes while the transfer held a slot, in total,
+    /// counting the wait it is in now: a transfer that has stalled altogether must not look like
+    /// one that keeps up.
     var readerWaiting: Duration {
-        condition.withLock { waited + (waitingSince.map { ContinuousClock.now - $0 } ?? .zero) }
+        condition.withLock { waited + (countingSince.map { ContinuousClock.now - $0 } ?? .zero) }
     }
 
     /// The reader is done (or gave up): a suspended download resumes and sees it should stop.

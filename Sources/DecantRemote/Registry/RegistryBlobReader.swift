@@ -50,6 +50,7 @@ public final class RegistryBlobReader: BlobStream {
                 return
             }
             await DownloadLimiter.shared.acquire(client.image.domain, limit: options.downloadsPerHost)
+            queue.transferring(true)
             let outcome: Result<Bool, any Error>
             do {
                 queue.markProgress()
@@ -66,6 +67,7 @@ public final class RegistryBlobReader: BlobStream {
             } catch {
                 outcome = .failure(error)
             }
+            queue.transferring(false)
             DownloadLimiter.shared.release(client.image.domain)
             switch outcome {
             case .success(let readerGone):
