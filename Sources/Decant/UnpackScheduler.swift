@@ -100,6 +100,7 @@ struct UnpackScheduler: Sendable {
                 ? DownloadAdmission(floor: options.unpackConcurrency, ceiling: options.maxConcurrentDownloads) : nil
             while !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(250))
+                if Task.isCancelled { break }
                 for event in progress.events(image: reference) { options.events?.emit(event) }
                 guard admission != nil else { continue }
                 let queued = await limiter.waiting > 0
@@ -110,7 +111,12 @@ struct UnpackScheduler: Sendable {
                 }
             }
         }
-        defer { ticker.cancel() }
+        // Ended and awaited before the pull returns: an event it emitted later would follow the
+        // summary that `--json` prints last.
+        func stopTicker() async {
+            ticker.cancel()
+            await ticker.value
+        }
 
         var results: [PullResult.Layer] = []
         var committedHere: [String] = []
@@ -149,6 +155,7 @@ struct UnpackScheduler: Sendable {
             }
             for task in stores.all { try await task.value }
         } catch {
+            await stopTicker()
             // Let every extraction stop (none writes any more), then remove what this pull prepared.
             pull.cancellation.cancel()
             for task in tasks.values { task.cancel() }
@@ -159,6 +166,7 @@ struct UnpackScheduler: Sendable {
             for key in claimed.all { await UnpackCoordinator.shared.finish(key, committed: false) }
             throw error
         }
+        await stopTicker()
         return results
     }
 
