@@ -45,6 +45,12 @@ public final class DirectFileAppender {
     /// The file being appended to, with `O_DIRECT` set, until ``finish()``; kept open until then.
     private var file: OwnedDescriptor?
     private var path = ""
+    /// A write whose fate is unknown (the ring failed under it): the kernel may still read its
+    /// buffer and write its file, so both stay reserved for as long as this appender lives.
+    private var stuck = false
+    /// The file system refused a direct write (an alignment it needs beyond ``alignment``):
+    /// later files are left to the caller's ordinary writes.
+    private var directRefused = false
 
     /// Bytes of the current file that are written: it is complete up to here.
     public private(set) var written: Int64 = 0
@@ -60,6 +66,7 @@ public final class DirectFileAppender {
     deinit {
         // The kernel may still be reading the buffer in flight.
         try? awaitWrite()
+        guard !stuck else { return }
         staging.deallocate()
         writing.deallocate()
     }
@@ -68,8 +75,8 @@ public final class DirectFileAppender {
     /// ``finish()``; `false`, leaving the file as it was, for an offset that is not block-aligned
     /// or a file system without direct I/O. The previous file must be finished.
     public func start(_ file: OwnedDescriptor, path: String, offset: Int64) -> Bool {
+        guard !stuck, !directRefused, offset % Int64(Self.alignment) == 0 else { return false }
         precondition(self.file == nil, "the previous file is finished first")
-        guard offset % Int64(Self.alignment) == 0 else { return false }
         let flags = fcntl(file.rawValue, F_GETFL)
         guard flags >= 0, fcntl(file.rawValue, F_SETFL, flags | decant_o_direct()) == 0 else { return false }
         self.file = file
@@ -98,10 +105,17 @@ public final class DirectFileAppender {
     }
 
     /// Writes everything appended and waits until it is written, then clears `O_DIRECT` again:
-    /// the appender is free for another file, also when this throws.
+    /// the appender is free for another file, also when this throws (unless a write's fate is
+    /// unknown: then it takes no other file).
     public func finish() throws(SystemCallError) {
-        guard let owner = file else { return }
-        let file = owner.descriptor
+        guard let file = file?.descriptor else { return }
+        // Released last: the descriptor stays open for every use below.
+        defer {
+            if !stuck {
+                self.file = nil
+                staged = 0
+            }
+        }
         let blocks = staged & ~(Self.alignment - 1)
         var failure: SystemCallError?
         do throws(SystemCallError) {
@@ -112,16 +126,15 @@ public final class DirectFileAppender {
         } catch {
             failure = error
         }
-        let tail = UnsafeRawBufferPointer(rebasing: staging[blocks..<staged])
-        let tailOffset = stagingOffset + Int64(blocks)
-        self.file = nil
-        staged = 0
         let flags = fcntl(file.rawValue, F_GETFL)
         let cleared = flags >= 0 && fcntl(file.rawValue, F_SETFL, flags & ~decant_o_direct()) == 0
         if let failure { throw failure }
         if !cleared { throw SystemCallError("fcntl(F_SETFL)", path: path, errno: Errno(rawValue: errno)) }
-        if !tail.isEmpty { try file.writeAll(tail, at: tailOffset, path: path) }
-        written = tailOffset + Int64(tail.count)
+        let tailOffset = stagingOffset + Int64(blocks)
+        if staged > blocks {
+            try file.writeAll(UnsafeRawBufferPointer(rebasing: staging[blocks..<staged]), at: tailOffset, path: path)
+        }
+        written = stagingOffset + Int64(staged)
     }
 
     /// Waits for the write in flight, then starts one of the full staging buffer.
@@ -136,16 +149,37 @@ public final class DirectFileAppender {
                               offset: writingOffset, tag: 0) else {
             preconditionFailure("a ring with no write in flight has room for one")
         }
-        try ring.submit()
+        do {
+            try ring.submit()
+        } catch {
+            // Still queued: submit it and wait for it now, the way a completion is awaited.
+            try awaitWrite()
+        }
     }
 
     /// Waits for the write in flight (if any); a short one is finished with `pwrite(2)`.
     private func awaitWrite() throws(SystemCallError) {
         guard writingLength > 0 else { return }
         var result: Int32 = 0
-        try ring.submitAndWaitAll { _, completed in result = completed }
+        do {
+            try ring.submitAndWaitAll { _, completed in result = completed }
+        } catch {
+            stuck = true
+            throw error
+        }
         let length = writingLength
         writingLength = 0
+        if result == -EINVAL {
+            // An alignment this file system needs beyond ours: write the chunk, and the rest of
+            // the file, through the page cache.
+            directRefused = true
+            let descriptor = file!.descriptor
+            let flags = fcntl(descriptor.rawValue, F_GETFL)
+            if flags >= 0 { _ = fcntl(descriptor.rawValue, F_SETFL, flags & ~decant_o_direct()) }
+            try descriptor.writeAll(UnsafeRawBufferPointer(rebasing: writing[..<length]), at: writingOffset, path: path)
+            written = writingOffset + Int64(length)
+            return
+        }
         if result < 0 {
             throw SystemCallError("io_uring write (O_DIRECT)", path: path, errno: Errno(rawValue: -result))
         }
