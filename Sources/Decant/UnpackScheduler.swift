@@ -245,8 +245,8 @@ struct UnpackScheduler: Sendable {
         let started = ContinuousClock.now
         let extractStart = options.trace?.now() ?? 0
         defer { options.trace?.record("extract", layer: index, since: extractStart) }
-        let writeback = options.sync == .fs
-            ? EarlyWriteback(directMinimumFileSize: options.directWrites ? EarlyWriteback().directMinimumFileSize : nil) : nil
+        var writeback = options.sync == .fs ? EarlyWriteback() : nil
+        if !options.directWrites { writeback?.directMinimumFileSize = nil }
         let applied = await LayerApplier.applying(
             from: blob, into: FilePath(directory),
             options: ApplyOptions(layerName: layer.digest.description, mediaType: layer.mediaType, whiteouts: whiteouts,

@@ -77,8 +77,7 @@ public final class DirectFileAppender {
     public func start(_ file: OwnedDescriptor, path: String, offset: Int64) -> Bool {
         guard !stuck, !directRefused, offset % Int64(Self.alignment) == 0 else { return false }
         precondition(self.file == nil, "the previous file is finished first")
-        let flags = fcntl(file.rawValue, F_GETFL)
-        guard flags >= 0, fcntl(file.rawValue, F_SETFL, flags | decant_o_direct()) == 0 else { return false }
+        guard Self.setDirect(true, on: file.descriptor) else { return false }
         self.file = file
         self.path = path
         stagingOffset = offset
@@ -126,8 +125,7 @@ public final class DirectFileAppender {
         } catch {
             failure = error
         }
-        let flags = fcntl(file.rawValue, F_GETFL)
-        let cleared = flags >= 0 && fcntl(file.rawValue, F_SETFL, flags & ~decant_o_direct()) == 0
+        let cleared = Self.setDirect(false, on: file)
         if let failure { throw failure }
         if !cleared { throw SystemCallError("fcntl(F_SETFL)", path: path, errno: Errno(rawValue: errno)) }
         let tailOffset = stagingOffset + Int64(blocks)
@@ -174,8 +172,7 @@ public final class DirectFileAppender {
             // the file, through the page cache.
             directRefused = true
             let descriptor = file!.descriptor
-            let flags = fcntl(descriptor.rawValue, F_GETFL)
-            if flags >= 0 { _ = fcntl(descriptor.rawValue, F_SETFL, flags & ~decant_o_direct()) }
+            _ = Self.setDirect(false, on: descriptor)
             try descriptor.writeAll(UnsafeRawBufferPointer(rebasing: writing[..<length]), at: writingOffset, path: path)
             written = writingOffset + Int64(length)
             return
@@ -189,5 +186,12 @@ public final class DirectFileAppender {
             try file!.descriptor.writeAll(rest, at: writingOffset + Int64(result), path: path)
         }
         written = writingOffset + Int64(length)
+    }
+
+    /// Sets or clears `O_DIRECT` on an open file (`fcntl(F_SETFL)`); `false` where that fails.
+    private static func setDirect(_ enabled: Bool, on descriptor: FileDescriptor) -> Bool {
+        let flags = fcntl(descriptor.rawValue, F_GETFL)
+        guard flags >= 0 else { return false }
+        return fcntl(descriptor.rawValue, F_SETFL, enabled ? flags | decant_o_direct() : flags & ~decant_o_direct()) == 0
     }
 }
