@@ -8,6 +8,7 @@
 #include <linux/fs.h>
 #include <linux/openat2.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -15,6 +16,15 @@
 
 int decant_o_direct(void) {
     return O_DIRECT;
+}
+
+int decant_dio_alignment(int fd, unsigned *memory, unsigned *offset) {
+    struct statx status;
+    if (statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &status) != 0) return -1;
+    if (!(status.stx_mask & STATX_DIOALIGN) || status.stx_dio_mem_align == 0) return -1;
+    *memory = status.stx_dio_mem_align;
+    *offset = status.stx_dio_offset_align;
+    return 0;
 }
 
 int decant_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve) {

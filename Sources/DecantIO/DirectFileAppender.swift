@@ -15,8 +15,10 @@ import Glibc
 /// what the machine was caching, and is written out by the flush all the same.
 ///
 /// Bytes are staged in a ``chunkSize`` buffer; a full one is written through io_uring while the
-/// next one fills, so the caller waits for the disk only when it is a whole chunk ahead. One write
-/// is in flight at a time, so the file always holds a prefix of what was appended, also after a
+/// next one fills, so the caller waits for the disk only when it is a whole chunk ahead. Bytes the
+/// caller keeps unchanged until ``settle()`` can skip that copy (``append(borrowing:)``): where
+/// they are aligned as the file system asks, they are written from where they are. One write is
+/// in flight at a time, so the file always holds a prefix of what was appended, also after a
 /// SIGKILL (which an interrupted ingest relies on to resume). ``finish()`` writes the staged rest:
 /// its whole blocks directly, the last partial block through the page cache.
 ///
@@ -36,17 +38,24 @@ public final class DirectFileAppender {
     private let ring: IOUring
     private var staging: UnsafeMutableRawBufferPointer
     private var staged = 0
-    /// Where the first staged byte goes.
+    /// Where the first staged byte goes: the end of what was handed to the disk.
     private var stagingOffset: Int64 = 0
-    /// The buffer of the write in flight; its length is 0 when none is.
-    private var writing: UnsafeMutableRawBufferPointer
-    private var writingLength = 0
-    private var writingOffset: Int64 = 0
+    /// The staging buffer's partner: a full staging buffer is written from here while the other
+    /// one fills.
+    private var spare: UnsafeMutableRawBufferPointer
+    /// The bytes of the write in flight (in `spare` or the caller's memory), `nil` when none is.
+    private var inFlight: UnsafeRawBufferPointer?
+    private var inFlightOffset: Int64 = 0
+    /// What the current file's file system needs of a direct write's buffer address and of its
+    /// offset and length, where it says (`statx`); `nil` writes every byte from the staging buffer.
+    private var fileAlignment: (memory: Int, offset: Int)?
     /// The file being appended to, with `O_DIRECT` set, until ``finish()``; kept open until then.
     private var file: OwnedDescriptor?
     private var path = ""
     /// A write whose fate is unknown (the ring failed under it): the kernel may still read its
-    /// buffer and write its file, so both stay reserved for as long as this appender lives.
+    /// buffer and write its file, so both stay reserved for as long as this appender lives. (A
+    /// borrowed buffer is the caller's: once freed, such a write would put other bytes, or
+    /// nothing, in a file that the failed append leaves incomplete anyway.)
     private var stuck = false
     /// The file system refused a direct write (an alignment it needs beyond ``alignment``):
     /// later files are left to the caller's ordinary writes.
@@ -54,13 +63,15 @@ public final class DirectFileAppender {
 
     /// Bytes of the current file that are written: it is complete up to here.
     public private(set) var written: Int64 = 0
+    /// Bytes copied into the staging buffer, over all files.
+    private(set) var copiedBytes: Int64 = 0
 
     /// An appender, or `nil` where io_uring cannot be set up.
     public init?() {
         guard let ring = try? IOUring(entries: 2) else { return nil }
         self.ring = ring
         staging = .allocate(byteCount: Self.chunkSize, alignment: Self.alignment)
-        writing = .allocate(byteCount: Self.chunkSize, alignment: Self.alignment)
+        spare = .allocate(byteCount: Self.chunkSize, alignment: Self.alignment)
     }
 
     deinit {
@@ -68,7 +79,7 @@ public final class DirectFileAppender {
         try? awaitWrite()
         guard !stuck else { return }
         staging.deallocate()
-        writing.deallocate()
+        spare.deallocate()
     }
 
     /// Starts appending to `file` (open for writing) at `offset`, setting `O_DIRECT` on it until
@@ -82,6 +93,9 @@ public final class DirectFileAppender {
         self.path = path
         stagingOffset = offset
         written = offset
+        var memory: UInt32 = 0, offsetAlignment: UInt32 = 0
+        fileAlignment = decant_dio_alignment(file.descriptor.rawValue, &memory, &offsetAlignment) == 0
+            ? (Int(memory), Int(max(offsetAlignment, 1))) : nil
         return true
     }
 
@@ -93,9 +107,28 @@ public final class DirectFileAppender {
             UnsafeMutableRawBufferPointer(rebasing: staging[staged..<(staged + count)])
                 .copyMemory(from: UnsafeRawBufferPointer(rebasing: rest[..<count]))
             staged += count
+            copiedBytes += Int64(count)
             rest = UnsafeRawBufferPointer(rebasing: rest[count...])
             if staged == staging.count { try writeStaged() }
         }
+    }
+
+    /// Appends `bytes`, writing straight from them what is aligned for direct I/O when nothing is
+    /// staged (a caller that hands over whole blocks from aligned buffers copies nothing); the rest
+    /// is staged. The caller keeps `bytes` valid and unchanged until ``settle()`` or ``finish()``
+    /// returns: the disk reads them meanwhile.
+    public func append(borrowing bytes: UnsafeRawBufferPointer) throws(SystemCallError) {
+        guard staged == 0, let alignment = fileAlignment, let address = bytes.baseAddress,
+              Int(bitPattern: address) % alignment.memory == 0 else {
+            return try append(bytes)
+        }
+        let whole = bytes.count - bytes.count % alignment.offset
+        if whole > 0 {
+            try awaitWrite()
+            try write(UnsafeRawBufferPointer(rebasing: bytes[..<whole]), at: stagingOffset)
+            stagingOffset += Int64(whole)
+        }
+        try append(UnsafeRawBufferPointer(rebasing: bytes[whole...]))
     }
 
     /// Waits until the write in flight, if any, is done; the bytes still staged stay staged.
@@ -138,13 +171,18 @@ public final class DirectFileAppender {
     /// Waits for the write in flight, then starts one of the full staging buffer.
     private func writeStaged() throws(SystemCallError) {
         try awaitWrite()
-        swap(&staging, &writing)
-        writingLength = staged
-        writingOffset = stagingOffset
-        stagingOffset += Int64(staged)
+        swap(&staging, &spare)
+        let length = staged
         staged = 0
-        guard ring.queueWrite(file!.descriptor, UnsafeRawBufferPointer(rebasing: writing[..<writingLength]),
-                              offset: writingOffset, tag: 0) else {
+        try write(UnsafeRawBufferPointer(rebasing: spare[..<length]), at: stagingOffset)
+        stagingOffset += Int64(length)
+    }
+
+    /// Starts the direct write of `bytes` at `offset`; none may be in flight.
+    private func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws(SystemCallError) {
+        inFlight = bytes
+        inFlightOffset = offset
+        guard ring.queueWrite(file!.descriptor, bytes, offset: offset, tag: 0) else {
             preconditionFailure("a ring with no write in flight has room for one")
         }
         do {
@@ -157,7 +195,7 @@ public final class DirectFileAppender {
 
     /// Waits for the write in flight (if any); a short one is finished with `pwrite(2)`.
     private func awaitWrite() throws(SystemCallError) {
-        guard writingLength > 0 else { return }
+        guard let bytes = inFlight else { return }
         var result: Int32 = 0
         do {
             try ring.submitAndWaitAll { _, completed in result = completed }
@@ -165,27 +203,27 @@ public final class DirectFileAppender {
             stuck = true
             throw error
         }
-        let length = writingLength
-        writingLength = 0
+        inFlight = nil
         if result == -EINVAL {
-            // An alignment this file system needs beyond ours: write the chunk, and the rest of
+            // An alignment this file system needs beyond ours: write these bytes, and the rest of
             // the file, through the page cache.
             directRefused = true
+            fileAlignment = nil
             let descriptor = file!.descriptor
             _ = Self.setDirect(false, on: descriptor)
-            try descriptor.writeAll(UnsafeRawBufferPointer(rebasing: writing[..<length]), at: writingOffset, path: path)
-            written = writingOffset + Int64(length)
+            try descriptor.writeAll(bytes, at: inFlightOffset, path: path)
+            written = inFlightOffset + Int64(bytes.count)
             return
         }
         if result < 0 {
             throw SystemCallError("io_uring write (O_DIRECT)", path: path, errno: Errno(rawValue: -result))
         }
-        if Int(result) < length {
+        if Int(result) < bytes.count {
             // Still aligned: a short direct write stops at a block boundary.
-            let rest = UnsafeRawBufferPointer(rebasing: writing[Int(result)..<length])
-            try file!.descriptor.writeAll(rest, at: writingOffset + Int64(result), path: path)
+            let rest = UnsafeRawBufferPointer(rebasing: bytes[Int(result)...])
+            try file!.descriptor.writeAll(rest, at: inFlightOffset + Int64(result), path: path)
         }
-        written = writingOffset + Int64(length)
+        written = inFlightOffset + Int64(bytes.count)
     }
 
     /// Sets or clears `O_DIRECT` on an open file (`fcntl(F_SETFL)`); `false` where that fails.

@@ -1,5 +1,5 @@
 import CDecantShim
-import DecantIO
+@testable import DecantIO
 import DecantTestSupport
 import Foundation
 import SystemPackage
@@ -91,6 +91,59 @@ import Glibc
         #expect(!appender.start(file, path: path, offset: 100))
         #expect(!isDirect(file))
         #expect(appender.start(file, path: path, offset: 8192))
+    }
+
+    /// `data` in memory aligned to 4096, starting `shift` bytes in.
+    private func withAligned(_ data: [UInt8], shift: Int, _ body: (UnsafeRawBufferPointer) throws -> Void) rethrows {
+        let memory = UnsafeMutableRawBufferPointer.allocate(byteCount: data.count + shift, alignment: 4096)
+        defer { memory.deallocate() }
+        let region = UnsafeMutableRawBufferPointer(rebasing: memory[shift...])
+        region.copyBytes(from: data)
+        try body(UnsafeRawBufferPointer(region))
+    }
+
+    @Test func borrowedAlignedBytesAreWrittenFromWhereTheyAre() throws {
+        let scratch = try Scratch("direct")
+        let appender = try #require(DirectFileAppender())
+        let data = bytes(4 * chunk + 700)
+
+        // Like a file's data in the applier's buffers: its first piece starts at a tar block
+        // boundary inside a page-aligned buffer, every piece but the last is whole blocks.
+        try withAligned(data, shift: 0) { memory in
+            let path = scratch.url.appendingPathComponent("tar-like").path
+            #expect(appender.start(try open(path), path: path, offset: 0))
+            var at = 0
+            for size in [chunk - 512, chunk, 1536, chunk - 1536, data.count] {
+                let end = min(at + size, data.count)
+                try appender.append(borrowing: UnsafeRawBufferPointer(rebasing: memory[at..<end]))
+                try appender.settle()
+                at = end
+            }
+            try appender.finish()
+            #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == Data(data))
+        }
+        // Only the 700 - 512 bytes after the last whole block were copied.
+        #expect(appender.copiedBytes == 188)
+
+        // Memory that is not aligned, or bytes after a staged rest, go through the staging buffer.
+        let copied = appender.copiedBytes
+        try withAligned(data, shift: 1) { memory in
+            let path = scratch.url.appendingPathComponent("unaligned").path
+            #expect(appender.start(try open(path), path: path, offset: 0))
+            try appender.append(borrowing: memory)
+            try appender.finish()
+            #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == Data(data))
+        }
+        #expect(appender.copiedBytes == copied + Int64(data.count))
+        try withAligned(data, shift: 0) { memory in
+            let path = scratch.url.appendingPathComponent("after-a-rest").path
+            #expect(appender.start(try open(path), path: path, offset: 0))
+            try appender.append(borrowing: UnsafeRawBufferPointer(rebasing: memory[..<100]))
+            try appender.append(borrowing: UnsafeRawBufferPointer(rebasing: memory[100...]))
+            try appender.finish()
+            #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == Data(data))
+        }
+        #expect(appender.copiedBytes == copied + 2 * Int64(data.count))
     }
 
     @Test func writtenDataStaysOutOfThePageCache() throws {

@@ -38,6 +38,11 @@ int decant_mark_top_directory(int fd);
 /// The open(2) flag O_DIRECT, which <fcntl.h> defines only with _GNU_SOURCE.
 int decant_o_direct(void);
 
+/// statx(2) with STATX_DIOALIGN (Linux 6.1) on an open file: the alignment direct I/O needs of
+/// buffer addresses (`memory`) and of file offsets and lengths (`offset`). -1 where the kernel or
+/// the file system does not say.
+int decant_dio_alignment(int fd, unsigned *memory, unsigned *offset);
+
 /// sync_file_range(2) with SYNC_FILE_RANGE_WRITE: starts writeback of a range without waiting
 /// for it (the flags need _GNU_SOURCE, like syncfs).
 int decant_start_writeback(int fd, long long offset, long long length);

@@ -58,6 +58,8 @@ public enum LayerApplier {
             try reader.drain()
             try writer.finish()
         } catch {
+            // Writes still reading the buffers end before the buffers can go.
+            try? sink.drain()
             queue.abandon()
             decoderDone.wait()
             _ = hasher.wait()

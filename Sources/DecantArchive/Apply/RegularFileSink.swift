@@ -70,7 +70,8 @@ protocol RegularFileSink: AnyObject {
 }
 
 /// One system call per operation, completed before the call returns; large files' data through
-/// a ``DirectFileAppender`` when the policy asks for it.
+/// a ``DirectFileAppender`` when the policy asks for it, from the caller's buffers where they are
+/// aligned for it (the last such write is still in flight until ``drain()``).
 final class SyscallFileSink: RegularFileSink {
     private(set) var allocatedBytes: Int64 = 0
     private let writeback: EarlyWriteback?
@@ -90,7 +91,8 @@ final class SyscallFileSink: RegularFileSink {
             file.direct = appender.start(file.descriptor!, path: file.path, offset: 0)
         }
         if file.direct {
-            try appender!.append(bytes)
+            // From the applier's buffers, which stay untouched until drain().
+            try appender!.append(borrowing: bytes)
             file.offset += Int64(bytes.count)
             return
         }
@@ -109,7 +111,9 @@ final class SyscallFileSink: RegularFileSink {
         allocatedBytes += try file.complete()
     }
 
-    func drain() {}
+    func drain() throws(SystemCallError) {
+        try appender?.settle()
+    }
 
     private func directAppender() -> DirectFileAppender? {
         if appender == nil && !appenderUnavailable {
