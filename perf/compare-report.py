@@ -3,7 +3,7 @@
 
 Reads the runs table compare.sh wrote (one tab-separated line per run:
 image tool round status wall user sys rss_kb daemon_cpu_s daemon_rss_kb machine_busy_cpu_s load1
-[registry_cpu_s], or image tool round n/a), each image's meta.json, and decant's --json output of every run
+registry_cpu_s steal_cpu_s, or image tool round n/a; older tables lack the last columns), each image's meta.json, and decant's --json output of every run
 (RUNLOG/<image>.<tool>.<round>.log: event lines, then the summary object, then GNU time's report).
 Prints one table per image and writes everything to --out.
 """
@@ -17,7 +17,7 @@ import statistics
 import sys
 
 COLS = ["image", "tool", "round", "status", "wall", "user", "sys", "rss_kb", "daemon_cpu",
-        "daemon_rss_kb", "machine_busy", "load1", "registry_cpu"]
+        "daemon_rss_kb", "machine_busy", "load1", "registry_cpu", "steal"]
 CTR_TOOLS = ("containerd", "containerd-sync", "containerd-registry")  # run against the private daemon
 REGISTRY_TOOLS = ("decant-registry", "decant-registry-discard", "containerd-registry")  # pull from the local registry
 
@@ -42,8 +42,8 @@ def read_runs(path):
             continue
         r = dict(zip(COLS, f))
         r["round"] = int(r["round"])
-        for k in ("wall", "user", "sys", "daemon_cpu", "machine_busy", "load1"):
-            r[k] = float(r[k] or 0)
+        for k in ("wall", "user", "sys", "daemon_cpu", "machine_busy", "load1", "steal"):
+            r[k] = float(r.get(k) or 0)
         # the registry's CPU during the run (registry tools only; older tables lack the column)
         if r["tool"] in REGISTRY_TOOLS and r.get("registry_cpu"):
             r["registry_cpu"] = float(r["registry_cpu"])
@@ -136,6 +136,7 @@ def main():
                     "peak_rss_mb": max(max(r["rss_kb"], r["daemon_rss_kb"]) for r in ok) / 1024,
                     "others_cpu_s": statistics.median(r["others_cpu_s"] for r in ok),
                     "load1": statistics.median(r["load1"] for r in ok),
+                    "steal_s": statistics.median(r["steal"] for r in ok),
                 })
                 if tool in REGISTRY_TOOLS and all("registry_cpu" in r for r in ok):
                     t["registry_cpu_s"] = statistics.median(r["registry_cpu"] for r in ok)
@@ -228,15 +229,15 @@ def main():
         mt = img["meta"]
         print(f"\n### {image}: {mt['uncompressed_bytes'] / 1e6:.0f} MB uncompressed, {mt['entries']} entries "
               f"({mt['files']} files), {mt['layers']} layers, {mt['compressed_bytes'] / 1e6:.0f} MB compressed\n")
-        print("| tool | median s | min s | max s | user s | sys s | CPU s | CPU % | peak RSS MB | others' CPU s | tool / decant |")
-        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        print("| tool | median s | min s | max s | user s | sys s | CPU s | CPU % | peak RSS MB | others' CPU s | stolen CPU s | tool / decant |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for tool in tools:
             t = img["tools"].get(tool, {})
             if t.get("status") == "n/a":
-                print(f"| {tool} | n/a | | | | | | | | | |")
+                print(f"| {tool} | n/a | | | | | | | | | | |")
                 continue
             if "median_s" not in t:
-                print(f"| {tool} | failed | | | | | | | | | |")
+                print(f"| {tool} | failed | | | | | | | | | | |")
                 continue
             rss = f"{t['peak_rss_mb']:.0f}"
             if tool in CTR_TOOLS:
@@ -244,7 +245,7 @@ def main():
             ratio = "1.00x" if tool == "decant" else fmt_ratio(img["ratio_to_decant"].get(tool))
             flag = "" if t["status"] == "ok" else f" ({t['status']})"
             print(f"| {tool}{flag} | {t['median_s']:.2f} | {t['min_s']:.2f} | {t['max_s']:.2f} | {t['user_s']:.2f} | "
-                  f"{t['sys_s']:.2f} | {t['cpu_s']:.2f} | {t['cpu_pct']:.0f} | {rss} | {t['others_cpu_s']:.1f} | {ratio} |")
+                  f"{t['sys_s']:.2f} | {t['cpu_s']:.2f} | {t['cpu_pct']:.0f} | {rss} | {t['others_cpu_s']:.1f} | {t['steal_s']:.2f} | {ratio} |")
         d = img["tools"].get("decant")
         if d and "median_s" in d:
             ratios = [f"{tool}/decant = {r:.2f}x" for tool, r in img["ratio_to_decant"].items() if r]

@@ -318,6 +318,9 @@ proc_cpu_ticks() { # PID: utime+stime+cutime+cstime
 machine_busy_ticks() { # everything but idle and iowait, all CPUs
     awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat
 }
+steal_ticks() { # time the hypervisor ran something else while this VM wanted to run, all CPUs
+    awk '/^cpu / {print $9}' /proc/stat
+}
 
 # --- local registry ------------------------------------------------------------------------------
 # one docker-registry per script run, storage kept in REGDIR/storage: each image is pushed once
@@ -453,7 +456,7 @@ run_once() { # IMAGE ROUND TOOL
     sync
     echo 3 >/proc/sys/vm/drop_caches
     { inputs_for "$tool" "$image"; echo "${WARM[$tool]}"; } | while read -r f; do [ -z "$f" ] || cat "$f" >/dev/null; done
-    local load1 d0=0 d1=0 r0=0 r1=0 b0 b1 start end status=ok
+    local load1 d0=0 d1=0 r0=0 r1=0 b0 b1 s0 s1 start end status=ok
     load1=$(awk '{print $1}' /proc/loadavg)
     if is_ctr "$tool"; then
         echo 5 >"/proc/$PID/clear_refs" 2>/dev/null || true # resets VmHWM
@@ -462,10 +465,12 @@ run_once() { # IMAGE ROUND TOOL
     if [ -n "$REGPID" ]; then r0=$(proc_cpu_ticks "$REGPID"); fi
     timing=$RUNLOG/.time
     b0=$(machine_busy_ticks)
+    s0=$(steal_ticks)
     start=$(date +%s%N)
     /usr/bin/time -v -o "$timing" "${cmd[@]}" >"$log" 2>&1 || status=failed
     end=$(date +%s%N)
     b1=$(machine_busy_ticks)
+    s1=$(steal_ticks)
     if [ -n "$REGPID" ]; then r1=$(proc_cpu_ticks "$REGPID"); fi
     local drss=0
     if is_ctr "$tool"; then
@@ -482,19 +487,20 @@ run_once() { # IMAGE ROUND TOOL
     sys=$(awk -F': ' '/System time \(seconds\)/ {print $2}' "$timing")
     rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$timing")
     cat "$timing" >>"$log"
-    local wall dcpu rcpu="" busy
+    local wall dcpu rcpu="" busy steal
     wall=$(awk -v a="$start" -v b="$end" 'BEGIN {printf "%.3f", (b - a) / 1e9}')
     dcpu=$(awk -v a="$d0" -v b="$d1" -v t="$CLK_TCK" 'BEGIN {printf "%.2f", (b - a) / t}')
     # the registry's CPU: only for the registry tools (for the others it should be ~0; it is
     # part of others' CPU either way)
     case $tool in *-registry | *-registry-discard) rcpu=$(awk -v a="$r0" -v b="$r1" -v t="$CLK_TCK" 'BEGIN {printf "%.2f", (b - a) / t}') ;; esac
     busy=$(awk -v a="$b0" -v b="$b1" -v t="$CLK_TCK" 'BEGIN {printf "%.2f", (b - a) / t}')
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$image" "$tool" "$round" "$status" \
-        "$wall" "$user" "$sys" "$rss" "$dcpu" "$drss" "$busy" "$load1" "$rcpu" >>"$records"
+    steal=$(awk -v a="$s0" -v b="$s1" -v t="$CLK_TCK" 'BEGIN {printf "%.2f", (b - a) / t}')
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$image" "$tool" "$round" "$status" \
+        "$wall" "$user" "$sys" "$rss" "$dcpu" "$drss" "$busy" "$load1" "$rcpu" "$steal" >>"$records"
     local extra=""
     is_ctr "$tool" && extra=", daemon CPU ${dcpu} s, daemon peak RSS $((drss / 1024)) MB"
     if [ -n "$rcpu" ]; then extra+=", registry CPU ${rcpu} s"; fi
-    say "  round $round  $(printf '%-19s' "$tool") $wall s  $status  (user $user s, sys $sys s, peak RSS $((rss / 1024)) MB$extra; machine busy $busy CPU-s, load $load1)"
+    say "  round $round  $(printf '%-19s' "$tool") $wall s  $status  (user $user s, sys $sys s, peak RSS $((rss / 1024)) MB$extra; machine busy $busy CPU-s, stolen $steal CPU-s, load $load1)"
     [ $status = ok ] || { say "    FAILED, log: $log"; tail -n 5 "$log" | sed 's/^/    | /' >&2; }
 
     remove_output "$tool"
