@@ -119,7 +119,7 @@ public final class DirectFileAppender {
     /// returns: the disk reads them meanwhile.
     public func append(borrowing bytes: UnsafeRawBufferPointer) throws(SystemCallError) {
         guard staged == 0, let alignment = fileAlignment, let address = bytes.baseAddress,
-              Int(bitPattern: address) % alignment.memory == 0 else {
+              Int(bitPattern: address) % alignment.memory == 0, stagingOffset % Int64(alignment.offset) == 0 else {
             return try append(bytes)
         }
         let whole = bytes.count - bytes.count % alignment.offset
