@@ -89,4 +89,29 @@ import Glibc
             #expect(FileManager.default.contents(atPath: bigPath) == Data(big))
         }
     }
+
+    /// A layer that ends inside a file being written directly fails with the entry's name, and
+    /// what reached the file is the start of its data: the write in flight from the decoder's
+    /// buffer completes before that buffer can go.
+    @Test func aLayerCutOffInsideADirectlyWrittenFileFailsCleanly() throws {
+        let scratch = try Scratch("writeback")
+        let source = try scratch.directory("src")
+        let big = (0..<(9 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) }
+        try Data(big).write(to: source.appendingPathComponent("big"))
+        let whole = scratch.url.appendingPathComponent("layer.tar")
+        try Shell.check(["tar", "-cf", whole.path, "-C", source.path, "big"])
+        let cut = scratch.url.appendingPathComponent("cut.tar")
+        try Data(try Data(contentsOf: whole).prefix(5 << 20 + 4096 + 512)).write(to: cut)
+
+        let target = try scratch.directory("fs")
+        let error = try #require(throws: LayerError.self) {
+            try LayerApplier.apply(from: try FileByteSource(path: FilePath(cut.path)), into: FilePath(target.path),
+                                   options: ApplyOptions(layerName: "cut", whiteouts: .naive, writeback: EarlyWriteback()))
+        }
+        #expect(error.code == .truncated, "\(error)")
+        #expect(error.entry == "big", "\(error)")
+        let left = try #require(FileManager.default.contents(atPath: target.appendingPathComponent("big").path))
+        #expect(!left.isEmpty && left.count <= 5 << 20 + 4096, "\(left.count) bytes")
+        #expect(left == Data(big.prefix(left.count)), "the file holds bytes that are not the start of its data")
+    }
 }
