@@ -34,20 +34,3 @@ extension PullTests {
         #expect(!small.layers.isEmpty)
     }
 }
-
-/// A fresh ext4 of a few megabytes on a loop device, mounted inside a scratch directory.
-private struct SmallVolume {
-    let mountPoint: URL
-
-    init(in scratch: Scratch, megabytes: Int) throws {
-        let image = scratch.url.appendingPathComponent("volume.img")
-        mountPoint = try scratch.directory("volume")
-        try Shell.check(["truncate", "-s", "\(megabytes)M", image.path])
-        try Shell.check(["mkfs.ext4", "-q", "-F", "-O", "^has_journal", image.path])
-        try Shell.check(["mount", "-o", "loop", image.path, mountPoint.path])
-    }
-
-    func unmount() {
-        _ = try? Shell.run(["umount", mountPoint.path])
-    }
-}

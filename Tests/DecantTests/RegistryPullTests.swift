@@ -363,6 +363,33 @@ import Testing
         #expect(try state(store) == before)
     }
 
+    /// A store that runs out of space while a registry pull streams a layer into it: ENOSPC
+    /// naming the image and the layer, and the store exactly as it was (no blob, no ingest to
+    /// resume, no snapshot).
+    @Test func aFullFileSystemLeavesTheStoreAsItWas() async throws {
+        let fixtures = try ImageFixtures.get()
+        let scratch = try Scratch("registry-disk-full")
+        let layout = scratch.url.appendingPathComponent("big").path
+        // 24 MiB of incompressible data: the blob and the extracted file together need 48 MiB.
+        try Shell.check(["python3", RegistryServer.scripts.appendingPathComponent("make-big-image.py").path, layout, "24"])
+        let registry = try RegistryServer("plain")
+        try registry.push(layout: layout, to: "team/big:v1")
+        let volume = try SmallVolume(in: scratch, megabytes: 40)
+        defer { volume.unmount() }
+        let store = try Store(layout: StoreLayout(root: volume.mountPoint.appendingPathComponent("root").path))
+        _ = try await Puller(store: store).pull("oci:" + fixtures.path("shared-a") + ":latest")
+        let before = try state(store)
+
+        let error = await pullError {
+            try await Puller(store: store).pull("\(registry.host)/team/big:v1", options: try options())
+        }
+        let failure = try #require(error)
+        #expect(failure.description.contains("No space left on device"), "\(failure)")
+        #expect(failure.description.contains("\(registry.host)/team/big:v1"), "\(failure)")
+        #expect(failure.layer != nil, "\(failure)")
+        #expect(try state(store) == before)
+    }
+
     @Test func busyRegistriesAreRetried() async throws {
         let fixtures = try ImageFixtures.get()
         let registry = try RegistryServer("plain")

@@ -1,0 +1,19 @@
+import Foundation
+
+/// A fresh ext4 (no journal, like this machine's root) of a few megabytes on a loop device,
+/// mounted inside a scratch directory: a file system a test can fill. Needs root.
+public struct SmallVolume {
+    public let mountPoint: URL
+
+    public init(in scratch: Scratch, megabytes: Int) throws {
+        let image = scratch.url.appendingPathComponent("volume-\(UUID().uuidString.prefix(6)).img")
+        mountPoint = try scratch.directory("volume-\(UUID().uuidString.prefix(6))")
+        try Shell.check(["truncate", "-s", "\(megabytes)M", image.path])
+        try Shell.check(["mkfs.ext4", "-q", "-F", "-O", "^has_journal", image.path])
+        try Shell.check(["mount", "-o", "loop", image.path, mountPoint.path])
+    }
+
+    public func unmount() {
+        _ = try? Shell.run(["umount", mountPoint.path])
+    }
+}
