@@ -88,7 +88,7 @@ public final class IngestWriter {
                 try data.descriptor.writeAll(bytes, at: offset, path: directory + "/data")
             }
         } catch {
-            throw StoreError(.io, "cannot write ingest \(ref)", cause: error)
+            throw writeFailure(error)
         }
         if hashing { hasher.update(bytes) }
         offset += Int64(bytes.count)
@@ -102,13 +102,17 @@ public final class IngestWriter {
 
     private static let writebackStride: Int64 = 8 << 20
 
+    private func writeFailure(_ error: SystemCallError) -> StoreError {
+        StoreError(.io, "cannot write ingest \(ref)", cause: error)
+    }
+
     /// Waits for the writes this thread started: call it on the thread that wrote, before that
     /// thread ends and another one commits (see ``DirectFileAppender``).
     public func settle() throws(StoreError) {
         do {
             try direct?.settle()
         } catch {
-            throw StoreError(.io, "cannot write ingest \(ref)", cause: error)
+            throw writeFailure(error)
         }
     }
 
@@ -160,7 +164,7 @@ public final class IngestWriter {
             try direct?.finish()
         } catch {
             discard()
-            throw StoreError(.io, "cannot write ingest \(ref)", cause: error)
+            throw writeFailure(error)
         }
         if fsync(data.rawValue) != 0 {
             throw StoreError(.io, "fsync of ingest \(ref) failed", cause: SystemCallError("fsync", path: directory + "/data", errno: Errno(rawValue: errno)))
