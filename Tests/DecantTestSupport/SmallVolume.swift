@@ -13,7 +13,10 @@ public struct SmallVolume {
         try Shell.check(["mount", "-o", "loop", image.path, mountPoint.path])
     }
 
+    /// Detaches the volume at once, also while the test still holds files on it open (a store's
+    /// database): the kernel lets go of it, and of its loop device, once they are closed. A plain
+    /// `umount` fails with EBUSY then, leaving a mount behind on the machine.
     public func unmount() {
-        _ = try? Shell.run(["umount", mountPoint.path])
+        _ = try? Shell.run(["umount", "--lazy", mountPoint.path])
     }
 }
