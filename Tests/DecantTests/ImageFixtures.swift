@@ -47,9 +47,7 @@ struct ImageFixtures: Sendable {
     static let shared: Result<ImageFixtures, Shell.Failure> = {
         do {
             let scripts = Repository.root.appendingPathComponent("Tests/ImageFixtures")
-            let directory = URL(fileURLWithPath: "/var/tmp/decant-tests/images-\(getpid())", isDirectory: true)
-            try? FileManager.default.removeItem(at: directory)
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let directory = try ProcessDirectory.make("images")
             try Shell.check(["python3", scripts.appendingPathComponent("make-images.py").path, directory.path])
             try Shell.check(["bash", scripts.appendingPathComponent("containerd-images.sh").path, directory.path])
             let data = try Data(contentsOf: directory.appendingPathComponent("images.json"))

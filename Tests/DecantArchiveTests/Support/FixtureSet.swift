@@ -53,9 +53,7 @@ struct FixtureSet: Sendable {
     /// Generated on first use; a failure to generate fails every test that needs the fixtures.
     static let shared: Result<FixtureSet, Shell.Failure> = {
         do {
-            let directory = URL(fileURLWithPath: "/var/tmp/decant-tests/fixtures-\(getpid())", isDirectory: true)
-            try? FileManager.default.removeItem(at: directory)
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let directory = try ProcessDirectory.make("fixtures")
             try Shell.check(["python3", scripts.appendingPathComponent("make-layers.py").path, directory.path])
             try Shell.check(["bash", scripts.appendingPathComponent("containerd-reference.sh").path, directory.path])
             let data = try Data(contentsOf: directory.appendingPathComponent("cases.json"))
