@@ -312,14 +312,16 @@ containerd_empty() { # removes every image, snapshot and content blob of our nam
 # root mode: one daemon for the whole script; fresh mode: one per containerd run, on the new fs
 if uses_containerd && [ "$FS" = root ]; then start_containerd; fi
 CLK_TCK=$(getconf CLK_TCK)
+# printf, not print: mawk prints numbers above 2^31 as 1.2e+10, and the machine-wide tick counts
+# pass that after about 124 days of uptime on 2 cores
 proc_cpu_ticks() { # PID: utime+stime+cutime+cstime
-    awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat"
+    awk '{printf "%.0f\n", $14 + $15 + $16 + $17}' "/proc/$1/stat"
 }
 machine_busy_ticks() { # everything but idle and iowait, all CPUs
-    awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat
+    awk '/^cpu / {printf "%.0f\n", $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat
 }
 steal_ticks() { # time the hypervisor ran something else while this VM wanted to run, all CPUs
-    awk '/^cpu / {print $9}' /proc/stat
+    awk '/^cpu / {printf "%.0f\n", $9}' /proc/stat
 }
 
 # --- local registry ------------------------------------------------------------------------------
