@@ -3,7 +3,7 @@
 
 Reads the runs table compare.sh wrote (one tab-separated line per run:
 image tool round status wall user sys rss_kb daemon_cpu_s daemon_rss_kb machine_busy_cpu_s load1
-registry_cpu_s steal_cpu_s, or image tool round n/a; older tables lack the last columns), each image's meta.json, and decant's --json output of every run
+registry_cpu_s steal_cpu_s disk_written_bytes, or image tool round n/a; older tables lack the last columns), each image's meta.json, and decant's --json output of every run
 (RUNLOG/<image>.<tool>.<round>.log: event lines, then the summary object, then GNU time's report).
 Prints one table per image and writes everything to --out.
 """
@@ -17,7 +17,7 @@ import statistics
 import sys
 
 COLS = ["image", "tool", "round", "status", "wall", "user", "sys", "rss_kb", "daemon_cpu",
-        "daemon_rss_kb", "machine_busy", "load1", "registry_cpu", "steal"]
+        "daemon_rss_kb", "machine_busy", "load1", "registry_cpu", "steal", "disk_written"]
 CTR_TOOLS = ("containerd", "containerd-sync", "containerd-registry")  # run against the private daemon
 REGISTRY_TOOLS = ("decant-registry", "decant-registry-discard", "containerd-registry")  # pull from the local registry
 
@@ -51,6 +51,12 @@ def read_runs(path):
             r.pop("registry_cpu", None)
         for k in ("rss_kb", "daemon_rss_kb"):
             r[k] = int(r[k] or 0)
+        # bytes written to the output's block device during the run (older tables: absent)
+        if r.get("disk_written"):
+            r["disk_mb"] = int(r.pop("disk_written")) / 1e6
+            r["disk_mb_s"] = r["disk_mb"] / r["wall"] if r["wall"] else 0
+        else:
+            r.pop("disk_written", None)
         # what the tool itself used: the process tree, plus the daemon for containerd
         r["cpu_s"] = r["user"] + r["sys"] + r["daemon_cpu"]
         r["cpu_pct"] = 100 * r["cpu_s"] / r["wall"] if r["wall"] else 0
@@ -142,6 +148,9 @@ def main():
                     "load1": statistics.median(r["load1"] for r in ok),
                     "steal_s": statistics.median(r["steal"] for r in ok),
                 })
+                if all("disk_mb" in r for r in ok):
+                    t["disk_mb"] = statistics.median(r["disk_mb"] for r in ok)
+                    t["disk_mb_s"] = statistics.median(r["disk_mb_s"] for r in ok)
                 if tool in REGISTRY_TOOLS and all("registry_cpu" in r for r in ok):
                     t["registry_cpu_s"] = statistics.median(r["registry_cpu"] for r in ok)
                 if tool in CTR_TOOLS:
@@ -233,23 +242,24 @@ def main():
         mt = img["meta"]
         print(f"\n### {image}: {mt['uncompressed_bytes'] / 1e6:.0f} MB uncompressed, {mt['entries']} entries "
               f"({mt['files']} files), {mt['layers']} layers, {mt['compressed_bytes'] / 1e6:.0f} MB compressed\n")
-        print("| tool | median s | min s | max s | user s | sys s | CPU s | CPU % | peak RSS MB | others' CPU s | stolen CPU s | tool / decant |")
-        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        print("| tool | median s | min s | max s | user s | sys s | CPU s | CPU % | peak RSS MB | others' CPU s | stolen CPU s | disk MB | disk MB/s | tool / decant |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for tool in tools:
             t = img["tools"].get(tool, {})
             if t.get("status") == "n/a":
-                print(f"| {tool} | n/a | | | | | | | | | | |")
+                print(f"| {tool} | n/a | | | | | | | | | | | | |")
                 continue
             if "median_s" not in t:
-                print(f"| {tool} | failed | | | | | | | | | | |")
+                print(f"| {tool} | failed | | | | | | | | | | | | |")
                 continue
             rss = f"{t['peak_rss_mb']:.0f}"
             if tool in CTR_TOOLS:
                 rss = f"{t['daemon_peak_rss_mb']:.0f} (daemon) / {t['ctr_peak_rss_mb']:.0f} (ctr)"
             ratio = "1.00x" if tool == "decant" else fmt_ratio(img["ratio_to_decant"].get(tool))
             flag = "" if t["status"] == "ok" else f" ({t['status']})"
+            disk = f"{t['disk_mb']:.0f} | {t['disk_mb_s']:.0f}" if "disk_mb" in t else "- | -"
             print(f"| {tool}{flag} | {t['median_s']:.2f} | {t['min_s']:.2f} | {t['max_s']:.2f} | {t['user_s']:.2f} | "
-                  f"{t['sys_s']:.2f} | {t['cpu_s']:.2f} | {t['cpu_pct']:.0f} | {rss} | {t['others_cpu_s']:.1f} | {t['steal_s']:.2f} | {ratio} |")
+                  f"{t['sys_s']:.2f} | {t['cpu_s']:.2f} | {t['cpu_pct']:.0f} | {rss} | {t['others_cpu_s']:.1f} | {t['steal_s']:.2f} | {disk} | {ratio} |")
         d = img["tools"].get("decant")
         if d and "median_s" in d:
             ratios = [f"{tool}/decant = {r:.2f}x" for tool, r in img["ratio_to_decant"].items() if r]
@@ -295,7 +305,9 @@ def main():
           "plus the daemon's CPU (with its unpigz children) for containerd and containerd-registry; others' CPU s: "
           "CPU time the rest of the machine used during the run (/proc/stat; minus the registry's own CPU for the "
           "registry tools): other users' work, but also kernel threads working "
-          "for the tool (writeback flushers, the loop device), so an upper bound on the noise")
+          "for the tool (writeback flushers, the loop device), so an upper bound on the noise; disk MB: "
+          "written to the output's block device during the run (/proc/diskstats; tools that do not flush "
+          "leave part of theirs to be written after), disk MB/s: that over the wall time")
     for w in warnings:
         print("warning:", w, file=sys.stderr)
 

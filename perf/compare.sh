@@ -82,8 +82,9 @@
 # input (layer blobs, the archive, or the image's blob and metadata files in the registry's
 # storage) and the tool's executables and shared libraries are read once, so that every tool
 # starts from a cached input and binary and an uncached, freshly emptied destination. The
-# machine's load average and the CPU time used by everything else during each run (from
-# /proc/stat) are recorded next to each run.
+# machine's load average, the CPU time used by everything else during each run (from
+# /proc/stat) and the bytes written to the output's block device during it (from
+# /proc/diskstats) are recorded next to each run.
 #
 # Output: one table per image on stdout (median seconds per tool, ratio to decant, decant MB/s,
 # entries/s, files/s, peak RSS, CPU%), and the same data plus every run and decant's per-layer
@@ -323,6 +324,16 @@ machine_busy_ticks() { # everything but idle and iowait, all CPUs
 steal_ticks() { # time the hypervisor ran something else while this VM wanted to run, all CPUs
     awk '/^cpu / {printf "%.0f\n", $9}' /proc/stat
 }
+disk_of() { # DIR: the block device (as named in /proc/diskstats) holding DIR or its nearest existing parent
+    local dir=$1 majmin
+    while [ ! -e "$dir" ]; do dir=$(dirname "$dir"); done
+    majmin=$(findmnt -n -o MAJ:MIN -T "$dir" | tr -d ' ')
+    awk -v mm="$majmin" '$1 ":" $2 == mm {print $3}' /proc/diskstats
+}
+disk_written_bytes() { # DEVICE: bytes written to it since boot (0 without a device: tmpfs, overlay)
+    if [ -z "$1" ]; then echo 0; return; fi
+    awk -v d="$1" '$3 == d {v = $10 * 512} END {printf "%.0f\n", v}' /proc/diskstats
+}
 
 # --- local registry ------------------------------------------------------------------------------
 # one docker-registry per script run, storage kept in REGDIR/storage: each image is pushed once
@@ -458,7 +469,7 @@ run_once() { # IMAGE ROUND TOOL
     sync
     echo 3 >/proc/sys/vm/drop_caches
     { inputs_for "$tool" "$image"; echo "${WARM[$tool]}"; } | while read -r f; do [ -z "$f" ] || cat "$f" >/dev/null; done
-    local load1 d0=0 d1=0 r0=0 r1=0 b0 b1 s0 s1 start end status=ok
+    local load1 d0=0 d1=0 r0=0 r1=0 b0 b1 s0 s1 w0 w1 disk start end status=ok
     load1=$(awk '{print $1}' /proc/loadavg)
     if is_ctr "$tool"; then
         echo 5 >"/proc/$PID/clear_refs" 2>/dev/null || true # resets VmHWM
@@ -466,6 +477,8 @@ run_once() { # IMAGE ROUND TOOL
     fi
     if [ -n "$REGPID" ]; then r0=$(proc_cpu_ticks "$REGPID"); fi
     timing=$RUNLOG/.time
+    disk=$(disk_of "$out")
+    w0=$(disk_written_bytes "$disk")
     b0=$(machine_busy_ticks)
     s0=$(steal_ticks)
     start=$(date +%s%N)
@@ -473,6 +486,7 @@ run_once() { # IMAGE ROUND TOOL
     end=$(date +%s%N)
     b1=$(machine_busy_ticks)
     s1=$(steal_ticks)
+    w1=$(disk_written_bytes "$disk")
     if [ -n "$REGPID" ]; then r1=$(proc_cpu_ticks "$REGPID"); fi
     local drss=0
     if is_ctr "$tool"; then
@@ -489,7 +503,7 @@ run_once() { # IMAGE ROUND TOOL
     sys=$(awk -F': ' '/System time \(seconds\)/ {print $2}' "$timing")
     rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$timing")
     cat "$timing" >>"$log"
-    local wall dcpu rcpu="" busy steal
+    local wall dcpu rcpu="" busy steal written
     wall=$(awk -v a="$start" -v b="$end" 'BEGIN {printf "%.3f", (b - a) / 1e9}')
     dcpu=$(awk -v a="$d0" -v b="$d1" -v t="$CLK_TCK" 'BEGIN {printf "%.2f", (b - a) / t}')
     # the registry's CPU: only for the registry tools (for the others it should be ~0; it is
@@ -497,12 +511,13 @@ run_once() { # IMAGE ROUND TOOL
     case $tool in *-registry | *-registry-discard) rcpu=$(awk -v a="$r0" -v b="$r1" -v t="$CLK_TCK" 'BEGIN {printf "%.2f", (b - a) / t}') ;; esac
     busy=$(awk -v a="$b0" -v b="$b1" -v t="$CLK_TCK" 'BEGIN {printf "%.2f", (b - a) / t}')
     steal=$(awk -v a="$s0" -v b="$s1" -v t="$CLK_TCK" 'BEGIN {printf "%.2f", (b - a) / t}')
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$image" "$tool" "$round" "$status" \
-        "$wall" "$user" "$sys" "$rss" "$dcpu" "$drss" "$busy" "$load1" "$rcpu" "$steal" >>"$records"
+    written=$((w1 - w0))
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$image" "$tool" "$round" "$status" \
+        "$wall" "$user" "$sys" "$rss" "$dcpu" "$drss" "$busy" "$load1" "$rcpu" "$steal" "$written" >>"$records"
     local extra=""
     is_ctr "$tool" && extra=", daemon CPU ${dcpu} s, daemon peak RSS $((drss / 1024)) MB"
     if [ -n "$rcpu" ]; then extra+=", registry CPU ${rcpu} s"; fi
-    say "  round $round  $(printf '%-19s' "$tool") $wall s  $status  (user $user s, sys $sys s, peak RSS $((rss / 1024)) MB$extra; machine busy $busy CPU-s, stolen $steal CPU-s, load $load1)"
+    say "  round $round  $(printf '%-19s' "$tool") $wall s  $status  (user $user s, sys $sys s, peak RSS $((rss / 1024)) MB$extra; machine busy $busy CPU-s, stolen $steal CPU-s, load $load1, ${disk:-no disk} written $((written / 1000000)) MB)"
     [ $status = ok ] || { say "    FAILED, log: $log"; tail -n 5 "$log" | sed 's/^/    | /' >&2; }
 
     remove_output "$tool"
