@@ -302,7 +302,12 @@ struct UnpackScheduler: Sendable {
     /// Makes a layer's verified blob durable (fsync) and visible in the content store.
     private func storeBlob(_ pending: PendingStore, index: Int) async throws {
         let start = options.trace?.now() ?? 0
-        try await BlockingWork.run("decant-store") { try pending.commit() }
+        do {
+            try await BlockingWork.run("decant-store") { try pending.commit() }
+        } catch let error as StoreError {
+            throw PullError(image: reference, layer: pending.digest.description, code: error.code.rawValue,
+                            message: "cannot store the blob: \(error)")
+        }
         options.trace?.record("store", layer: index, since: start)
         pull.noteAdded(pending.digest)
     }
@@ -405,8 +410,13 @@ struct UnpackScheduler: Sendable {
         }
         let commitStart = trace?.now() ?? 0
         defer { trace?.record("commit", layer: index, since: commitStart) }
-        try snapshotter.commit(name: chain[index].description, key: key, parent: parent, labels: [:],
-                               usage: SnapshotUsage(size: result.usage.bytes + 4096, inodes: result.usage.inodes + 1))
+        do {
+            try snapshotter.commit(name: chain[index].description, key: key, parent: parent, labels: [:],
+                                   usage: SnapshotUsage(size: result.usage.bytes + 4096, inodes: result.usage.inodes + 1))
+        } catch {
+            throw PullError(image: reference, layer: layer, code: error.code.rawValue,
+                            message: "cannot commit snapshot \(chain[index]): \(error)")
+        }
         options.events?.emit(Event(type: "snapshot-commit", image: reference, layer: layer,
                                    snapshot: chain[index].description, detail: ["key": key]))
         return true
