@@ -450,7 +450,8 @@ struct UnpackScheduler: Sendable {
 
     private func removeActive(_ active: KeySet) {
         for key in active.all {
-            try? snapshotter.remove(key)
+            // Files first: the disk may be full, and deleting the row is a database write.
+            try? snapshotter.discard(key)
             options.events?.emit(Event(type: "snapshot-remove", image: reference, snapshot: key))
         }
     }

@@ -111,8 +111,12 @@ import Testing
         }
         #expect(throws: StoreError.self) { try overlay.stat("extract-1") }
         try expectStoreError(.failedPrecondition, "is committed") { _ = try overlay.mounts("parent") }
+        try expectStoreError(.failedPrecondition, "snapshot parent is committed: remove it instead of discarding it") {
+            try overlay.discard("parent")
+        }
 
-        try overlay.remove("child-a")
+        // A failed pull's snapshot: files first, then the row.
+        try overlay.discard("child-a")
         try overlay.remove("child-b")
         try overlay.remove("parent")
         #expect(try overlay.walk(filters: []).isEmpty)

@@ -33,4 +33,79 @@ extension PullTests {
                                                         options: PullOptions())
         #expect(!small.layers.isEmpty)
     }
+
+    /// The disk fills up at the worst moment: the layer is extracted and verified, and what is
+    /// left are database writes (the blob's record, the snapshot's commit). The pull fails with
+    /// the disk-full error naming the image and the layer, and its rollback, which writes to the
+    /// database too, frees the layer's files first: the store is left exactly as it was, and once
+    /// there is space the same pull goes through.
+    @Test func aDiskThatFillsUpBeforeTheCommitLeavesTheStoreAsItWas() async throws {
+        let fixtures = try ImageFixtures.get()
+        let scratch = try Scratch("disk-full-commit")
+        // One layer, so that nothing but its blob's record and its commit follows its extraction.
+        let layout = scratch.url.appendingPathComponent("one").path
+        try Shell.check(["python3", RegistryServer.scripts.appendingPathComponent("make-big-image.py").path, layout, "1"])
+        let volume = try SmallVolume(in: scratch, megabytes: 40)
+        defer { volume.unmount() }
+        let root = volume.mountPoint.appendingPathComponent("root").path
+        let store = try Store(layout: StoreLayout(root: root))
+        _ = try await Puller(store: store).pull("oci:" + fixtures.path("shared-a") + ":latest")
+        func state() throws -> [String] {
+            try store.images.list().map(\.name) + store.content.list().map(\.digest.description)
+                + store.overlay.walk(filters: []).map { "\($0.name) \($0.kind)" } + store.content.ingests().map(\.ref)
+                + store.leases.list().map(\.id)
+                + FileManager.default.contentsOfDirectory(atPath: root + "/snapshots/overlay").sorted()
+        }
+        let before = try state()
+
+        let filler = DiskFiller(on: volume.mountPoint)
+        let error = try await #require(throws: PullError.self) {
+            try await Puller(store: store).pull("oci:\(layout):latest", options: PullOptions(events: filler))
+        }
+        #expect(filler.filled)
+        #expect(error.description.contains("disk is full") || error.description.contains("No space left on device"), "\(error)")
+        #expect(error.image.contains(layout), "\(error)")
+        #expect(try state() == before)
+
+        try FileManager.default.removeItem(at: filler.file)
+        let result = try await Puller(store: store).pull("oci:\(layout):latest")
+        #expect(result.layers.map(\.status) == ["unpacked"])
+        #expect(error.layer == result.layers.first?.digest.description, "\(error)")
+    }
+}
+
+/// Fills a file system to its last block when a pull has extracted a layer, so that the writes
+/// that come next meet ENOSPC.
+final class DiskFiller: EventSink, @unchecked Sendable {
+    private let lock = NSLock()
+    private var done = false
+    let file: URL
+
+    init(on volume: URL) {
+        file = volume.appendingPathComponent("filler")
+    }
+
+    var filled: Bool { lock.withLock { done } }
+
+    func emit(_ event: Event) {
+        guard event.type == "layer-extracted" else { return }
+        lock.withLock {
+            if done { return }
+            fill()
+            done = true
+        }
+    }
+
+    /// Writes until the file system refuses even a 512-byte write, then makes it durable.
+    private func fill() {
+        let fd = open(file.path, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        let buffer = [UInt8](repeating: 0x5a, count: 1 << 20)
+        var size = buffer.count
+        while size >= 512 {
+            if buffer.withUnsafeBytes({ write(fd, $0.baseAddress, size) }) < 0 { size /= 2 }
+        }
+        fsync(fd)
+    }
 }

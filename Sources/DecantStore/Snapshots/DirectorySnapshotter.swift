@@ -78,9 +78,24 @@ extension DirectorySnapshotter {
 
     public func remove(_ key: String) throws(StoreError) {
         let record = try catalog.remove(key)
-        // The row is gone, so the directory is unreachable: move it aside at once, then delete it.
-        let directory = snapshotDirectory(record.id!)
-        let doomed = home + "/removing-" + String(record.id!)
+        // The row is gone, so the directory is unreachable.
+        removeDirectory(record.id!)
+    }
+
+    public func discard(_ key: String) throws(StoreError) {
+        let record = try catalog.record(key)
+        guard record.kind != SnapshotKind.committed.rawValue else {
+            throw StoreError(.failedPrecondition, "snapshot \(key) is committed: remove it instead of discarding it")
+        }
+        removeDirectory(record.id!)
+        _ = try catalog.remove(key)
+    }
+
+    /// Moves a snapshot's directory aside at once (a crash leaves no half-deleted tree under the
+    /// snapshot's id), then deletes it.
+    private func removeDirectory(_ id: Int64) {
+        let directory = snapshotDirectory(id)
+        let doomed = home + "/removing-" + String(id)
         if rename(directory, doomed) == 0 {
             try? FileManager.default.removeItem(atPath: doomed)
         } else {

@@ -27,6 +27,11 @@ public protocol Snapshotter: Sendable {
     func commit(name: String, key: String, parent: String?, labels: [String: String], usage: SnapshotUsage?) throws(StoreError)
     /// Removes a snapshot that has no children.
     func remove(_ key: String) throws(StoreError)
+    /// Removes an active snapshot or view whose files nobody wants any more (a failed pull's):
+    /// the files go first, then the row. On a full disk the database write that deletes the row
+    /// needs the space those files held. Should the write fail all the same, the row is left
+    /// pointing at no directory, which ``remove(_:)`` (and so gc) clears later.
+    func discard(_ key: String) throws(StoreError)
     /// Every snapshot matching `filters` (fields `name`, `parent`, `kind`, `labels.KEY`).
     func walk(filters: [Filter]) throws(StoreError) -> [SnapshotInfo]
     /// The directory an active snapshot's changes are written to: the overlay upper dir, or the
