@@ -1,5 +1,11 @@
+import DecantIO
 import Foundation
 import Synchronization
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Something that happened during a pull, as one JSON line.
 public struct Event: Sendable, Codable {
@@ -29,22 +35,33 @@ public protocol EventSink: Sendable {
     func emit(_ event: Event)
 }
 
-/// Writes events as JSON lines to a file (appending), flushing each line: what
+/// Writes events as JSON lines to a file (appending), one `write` per line: what
 /// `decant pull --events FILE` and the store's own `events.log` (read by `decant events`) use.
+///
+/// Events are a record, not the work: when a line cannot be written (the disk is full), the sink
+/// says so once on stderr and writes nothing more, and the pull goes on.
 public final class JSONLinesEventSink: EventSink {
-    private let handle: Mutex<FileHandle>
+    private let file: FileDescriptor
+    /// Keeps a file this sink opened open; `nil` for a descriptor it was given.
+    private let owned: OwnedDescriptor?
+    /// Named in the warning.
+    private let name: String
+    private let failed = Mutex(false)
 
-    public init(path: String) throws {
-        if !FileManager.default.fileExists(atPath: path) {
-            _ = FileManager.default.createFile(atPath: path, contents: nil)
-        }
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-        try handle.seekToEnd()
-        self.handle = Mutex(handle)
+    /// Appends to `path`, creating it.
+    public init(path: String) throws(SystemCallError) {
+        let owned = OwnedDescriptor(taking: try FileDescriptor(rawValue: AT_FDCWD).openEntry(
+            path, flags: O_WRONLY | O_CREAT | O_APPEND, mode: 0o644))
+        self.owned = owned
+        self.file = owned.descriptor
+        self.name = path
     }
 
-    public init(handle: FileHandle) {
-        self.handle = Mutex(handle)
+    /// Writes to `descriptor` (standard output), which stays open.
+    public init(descriptor: FileDescriptor, name: String = "standard output") {
+        self.owned = nil
+        self.file = descriptor
+        self.name = name
     }
 
     public func emit(_ event: Event) {
@@ -52,7 +69,16 @@ public final class JSONLinesEventSink: EventSink {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .iso8601
         guard let line = try? encoder.encode(event) else { return }
-        handle.withLock { $0.write(line + Data("\n".utf8)) }
+        failed.withLock { failed in
+            guard !failed else { return }
+            do {
+                try (line + Data("\n".utf8)).withUnsafeBytes { bytes in try file.writeAll(bytes, path: name) }
+            } catch {
+                failed = true
+                let warning = "decant: cannot write events: \(error); later events are not written there\n"
+                try? Data(warning.utf8).withUnsafeBytes { bytes in try FileDescriptor.standardError.writeAll(bytes, path: "standard error") }
+            }
+        }
     }
 }
 

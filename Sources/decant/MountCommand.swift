@@ -86,7 +86,12 @@ struct EventsCommand: ParsableCommand {
         while true {
             let data = handle.availableData
             if !data.isEmpty {
-                FileHandle.standardOutput.write(data)
+                do {
+                    try Output.write(data, to: .standardOutput, name: "standard output")
+                } catch {
+                    Output.printError("cannot print the events: \(error)")
+                    throw ExitCode(1)
+                }
             } else if follow {
                 Thread.sleep(forTimeInterval: 0.2)
             } else {

@@ -1,6 +1,9 @@
+import ArgumentParser
 import Decant
 import DecantArchive
+import DecantIO
 import Foundation
+import SystemPackage
 
 /// How the command line prints: human lines on stdout, errors on stderr, JSON when asked.
 enum Output {
@@ -8,11 +11,23 @@ enum Output {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let data = try encoder.encode(value)
-        FileHandle.standardOutput.write(data + Data("\n".utf8))
+        do {
+            try write(data + Data("\n".utf8), to: .standardOutput, name: "standard output")
+        } catch {
+            // A script reading this got nothing or half of it: not a success.
+            printError("cannot print the result: \(error)")
+            throw ExitCode(1)
+        }
     }
 
     static func printError(_ message: String) {
-        FileHandle.standardError.write(Data("decant: \(message)\n".utf8))
+        try? write(Data("decant: \(message)\n".utf8), to: .standardError, name: "standard error")
+    }
+
+    /// Writes with `write(2)`: FileHandle's `write(_:)` ends the process when a write fails (a
+    /// full disk, a closed pipe).
+    static func write(_ data: Data, to file: FileDescriptor, name: String) throws {
+        try data.withUnsafeBytes { bytes in try file.writeAll(bytes, path: name) }
     }
 
     static func printHuman(_ result: LayerApplyResult, directory: String, seconds: Double) {

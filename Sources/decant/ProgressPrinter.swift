@@ -48,7 +48,7 @@ final class ProgressPrinter: EventSink, @unchecked Sendable {
     }
 
     private func line(_ text: String) {
-        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+        try? Output.write(Data((text + "\n").utf8), to: .standardOutput, name: "standard output")
         drawnLines = 0
     }
 
@@ -71,7 +71,7 @@ final class ProgressPrinter: EventSink, @unchecked Sendable {
             }
             text += "\n"
         }
-        FileHandle.standardOutput.write(Data(text.utf8))
+        try? Output.write(Data(text.utf8), to: .standardOutput, name: "standard output")
         drawnLines = bars.count
     }
 }

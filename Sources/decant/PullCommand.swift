@@ -59,7 +59,7 @@ struct PullCommand: AsyncParsableCommand {
         }
         var sinks: [any EventSink] = [try JSONLinesEventSink(path: store.layout.root + "/events.log")]
         if let events { sinks.append(try JSONLinesEventSink(path: events)) }
-        if self.store.json { sinks.append(JSONLinesEventSink(handle: .standardOutput)) } else { sinks.append(ProgressPrinter()) }
+        if self.store.json { sinks.append(JSONLinesEventSink(descriptor: .standardOutput)) } else { sinks.append(ProgressPrinter()) }
         var credential: RegistryCredential?
         if let user {
             do {

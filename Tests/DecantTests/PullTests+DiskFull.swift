@@ -109,3 +109,21 @@ final class DiskFiller: EventSink, @unchecked Sendable {
         fsync(fd)
     }
 }
+
+extension PullTests {
+    /// Events are a record, not the work: an events file that cannot take a line (`/dev/full`
+    /// fails every write with ENOSPC, as a full disk does) neither ends nor fails the pull, and
+    /// the other sinks still get every event.
+    @Test func anEventsFileThatCannotBeWrittenDoesNotStopThePull() async throws {
+        let fixtures = try ImageFixtures.get()
+        let (scratch, store) = try freshStore("events-full")
+        defer { withExtendedLifetime(scratch) {} }
+        let events = EventLog()
+        let sinks = EventFanOut([try JSONLinesEventSink(path: "/dev/full"), events])
+        let result = try await Puller(store: store).pull("oci:" + fixtures.path("shared-a") + ":latest",
+                                                         options: PullOptions(events: sinks))
+        #expect(result.layers.map(\.status) == ["unpacked", "unpacked", "unpacked"])
+        #expect(events.all.filter { $0.type == "snapshot-commit" }.count == 3)
+        #expect(events.all.last?.type == "unpack-finish")
+    }
+}

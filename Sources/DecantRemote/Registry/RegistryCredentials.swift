@@ -93,7 +93,7 @@ public struct RegistryCredentials: Sendable {
         process.standardError = FileHandle.nullDevice
         do {
             try process.run()
-            input.fileHandleForWriting.write(Data(server.utf8))
+            try input.fileHandleForWriting.write(contentsOf: Data(server.utf8))
             try input.fileHandleForWriting.close()
         } catch {
             throw RemoteError(.unauthorized, "credential helper docker-credential-\(helper) cannot run: \(error.localizedDescription)")
