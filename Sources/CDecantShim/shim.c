@@ -63,6 +63,10 @@ int decant_start_writeback(int fd, long long offset, long long length) {
     return sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE);
 }
 
+int decant_reserve_blocks(int fd, long long length) {
+    return fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, length);
+}
+
 #ifndef __NR_cachestat
 #define __NR_cachestat 451
 #endif

@@ -198,6 +198,12 @@ extension FileDescriptor {
         _ = decant_start_writeback(rawValue, offset, length)
     }
 
+    /// Allocates disk blocks for the file's first `length` bytes without changing its size
+    /// (`fallocate(2)` with `FALLOC_FL_KEEP_SIZE`): writes there later need no free space.
+    public func reserveBlocks(length: Int64, path: String) throws(SystemCallError) {
+        _ = try check("fallocate", path: path) { decant_reserve_blocks(rawValue, length) }
+    }
+
     /// How many of the file's pages in the page cache are dirty and how many are being written:
     /// `cachestat(2)`, Linux 6.5 and later.
     public func pageCacheState(path: String) throws(SystemCallError) -> (dirtyPages: UInt64, writebackPages: UInt64) {

@@ -35,10 +35,11 @@ extension PullTests {
     }
 
     /// The disk fills up at the worst moment: the layer is extracted and verified, and what is
-    /// left are database writes (the blob's record, the snapshot's commit). The pull fails with
-    /// the disk-full error naming the image and the layer, and its rollback, which writes to the
-    /// database too, frees the layer's files first: the store is left exactly as it was, and once
-    /// there is space the same pull goes through.
+    /// left is storing its blob (here a copy: the layout is on another file system) and
+    /// committing its snapshot, which write files and the database. The pull fails with the
+    /// disk-full error naming the image and the layer, and its rollback, which writes to the
+    /// database too, leaves the store exactly as it was; once there is space the same pull goes
+    /// through.
     @Test func aDiskThatFillsUpBeforeTheCommitLeavesTheStoreAsItWas() async throws {
         let fixtures = try ImageFixtures.get()
         let scratch = try Scratch("disk-full-commit")
@@ -91,13 +92,13 @@ final class DiskFiller: EventSink, @unchecked Sendable {
         guard event.type == "layer-extracted" else { return }
         lock.withLock {
             if done { return }
-            fill()
+            Self.fill(file)
             done = true
         }
     }
 
-    /// Writes until the file system refuses even a 512-byte write, then makes it durable.
-    private func fill() {
+    /// Writes `file` until the file system refuses even a 512-byte write, then makes it durable.
+    static func fill(_ file: URL) {
         let fd = open(file.path, O_WRONLY | O_CREAT | O_APPEND, 0o600)
         guard fd >= 0 else { return }
         defer { close(fd) }
@@ -125,5 +126,36 @@ extension PullTests {
         #expect(result.layers.map(\.status) == ["unpacked", "unpacked", "unpacked"])
         #expect(events.all.filter { $0.type == "snapshot-commit" }.count == 3)
         #expect(events.all.last?.type == "unpack-finish")
+    }
+}
+
+extension PullTests {
+    /// A node whose disk is full to the last block: a new process can still open the store, list
+    /// it, remove an image and collect its blobs and snapshots, which is how an operator frees
+    /// space. (SQLite deletes its -wal and -shm files when the last connection closes and could
+    /// not create them again: even `decant images` failed with "disk I/O error".)
+    @Test func aStoreOnAFullDiskCanStillFreeSpace() async throws {
+        let fixtures = try ImageFixtures.get()
+        let scratch = try Scratch("disk-full-gc")
+        let volume = try SmallVolume(in: scratch, megabytes: 40)
+        defer { volume.unmount() }
+        let layout = StoreLayout(root: volume.mountPoint.appendingPathComponent("root").path)
+        let reference = "oci:" + fixtures.path("shared-a") + ":latest"
+        do {
+            let store = try Store(layout: layout)
+            _ = try await Puller(store: store).pull(reference)
+        }
+        // That store is closed, as when its process exits; the disk then fills up.
+        DiskFiller.fill(volume.mountPoint.appendingPathComponent("filler"))
+        let available = try Shell.check(["df", "--output=avail", "-B1", volume.mountPoint.path]).stdout
+        #expect(available.split(separator: "\n").last?.trimmingCharacters(in: .whitespaces) == "0")
+
+        let store = try Store(layout: layout)
+        #expect(try store.images.list().map(\.name) == [reference])
+        try store.images.delete(reference)
+        let report = try GarbageCollector(store: store).collect(dryRun: false)
+        #expect(report.snapshots.count == 3)
+        #expect(try store.content.list().isEmpty)
+        #expect(try store.overlay.walk(filters: []).isEmpty)
     }
 }

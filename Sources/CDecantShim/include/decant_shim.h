@@ -47,6 +47,10 @@ int decant_dio_alignment(int fd, unsigned *memory, unsigned *offset);
 /// for it (the flags need _GNU_SOURCE, like syncfs).
 int decant_start_writeback(int fd, long long offset, long long length);
 
+/// fallocate(2) with FALLOC_FL_KEEP_SIZE: allocates blocks for the file's first `length` bytes
+/// without changing its size (the flag needs _GNU_SOURCE).
+int decant_reserve_blocks(int fd, long long length);
+
 /// cachestat(2) (Linux 6.5) over a whole file: its pages in the page cache that are dirty and
 /// under writeback. -1 with errno set where the kernel lacks it (ENOSYS).
 int decant_cachestat(int fd, unsigned long long *dirty, unsigned long long *writeback);

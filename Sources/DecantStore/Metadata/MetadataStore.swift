@@ -1,5 +1,12 @@
+import DecantIO
 import Foundation
 import GRDB
+import GRDBSQLite
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The store's SQLite database (`metadata.db`, WAL): images, content labels, snapshots, leases.
 ///
@@ -13,11 +20,36 @@ public final class MetadataStore: Sendable {
             configuration.foreignKeysEnabled = true
             // Another process (a second `decant`) may hold the write lock for a moment.
             configuration.busyMode = .timeout(30)
+            // SQLite deletes the -wal and -shm files when the last connection closes, and must
+            // create them again to open the database: on a full disk even `decant images` would
+            // fail, and `decant images rm` and `decant gc` could not free anything. Kept, with
+            // their blocks, they let the next process open the store and write small
+            // transactions (which restart at the log's beginning) whatever the disk's state.
+            configuration.prepareDatabase { db in
+                var persist: CInt = 1
+                let code = sqlite3_file_control(db.sqliteConnection, nil, SQLITE_FCNTL_PERSIST_WAL, &persist)
+                guard code == SQLITE_OK else { throw DatabaseError(resultCode: ResultCode(rawValue: code)) }
+            }
             pool = try DatabasePool(path: path, configuration: configuration)
             try Self.migrator.migrate(pool)
         } catch {
             throw StoreError(.io, "cannot open the metadata database \(path)", describing: error)
         }
+        Self.reserveLogSpace(path + "-wal")
+    }
+
+    /// What the write-ahead log normally grows to before a checkpoint starts it again: SQLite's
+    /// automatic checkpoint comes after 1000 pages of 4 KiB.
+    static let logReservation: Int64 = 4 << 20
+
+    /// Gives the write-ahead log its blocks beforehand (beyond its end, so SQLite sees no
+    /// change): a store that was never written much can still commit and roll back a pull, and
+    /// remove images, on a disk that fills up. Best effort: a disk already full keeps the log
+    /// as it is.
+    private static func reserveLogSpace(_ path: String) {
+        guard let log = try? FileDescriptor(rawValue: AT_FDCWD).openEntry(path, flags: O_WRONLY) else { return }
+        let owned = OwnedDescriptor(taking: log)
+        try? owned.descriptor.reserveBlocks(length: logReservation, path: path)
     }
 
     /// Runs `body` in a write transaction; a thrown error rolls everything back.
