@@ -390,6 +390,35 @@ import Testing
         #expect(try state(store) == before)
     }
 
+    /// The registry pull's variant of `PullTests.aDiskThatFillsUpBeforeTheCommitLeavesTheStoreAsItWas`:
+    /// the blob is in an ingest, verified, when the disk fills up; the pull fails naming the
+    /// layer, and neither the ingest nor anything else is left.
+    @Test func aDiskThatFillsUpBeforeTheCommitLeavesNoIngest() async throws {
+        let fixtures = try ImageFixtures.get()
+        let scratch = try Scratch("registry-disk-full-commit")
+        let layout = scratch.url.appendingPathComponent("one").path
+        try Shell.check(["python3", RegistryServer.scripts.appendingPathComponent("make-big-image.py").path, layout, "1"])
+        let registry = try RegistryServer("plain")
+        try registry.push(layout: layout, to: "team/one:v1")
+        let volume = try SmallVolume(in: scratch, megabytes: 40)
+        defer { volume.unmount() }
+        let store = try Store(layout: StoreLayout(root: volume.mountPoint.appendingPathComponent("root").path))
+        _ = try await Puller(store: store).pull("oci:" + fixtures.path("shared-a") + ":latest")
+        let before = try state(store)
+
+        let filler = DiskFiller(on: volume.mountPoint)
+        var options = try options()
+        options.events = filler
+        let error = await pullError {
+            try await Puller(store: store).pull("\(registry.host)/team/one:v1", options: options)
+        }
+        let failure = try #require(error)
+        #expect(filler.filled)
+        #expect(failure.description.contains("disk is full") || failure.description.contains("No space left on device"), "\(failure)")
+        #expect(failure.layer != nil, "\(failure)")
+        #expect(try state(store) == before)
+    }
+
     @Test func busyRegistriesAreRetried() async throws {
         let fixtures = try ImageFixtures.get()
         let registry = try RegistryServer("plain")
