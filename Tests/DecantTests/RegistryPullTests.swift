@@ -367,25 +367,18 @@ import Testing
     /// naming the image and the layer, and the store exactly as it was (no blob, no ingest to
     /// resume, no snapshot).
     @Test func aFullFileSystemLeavesTheStoreAsItWas() async throws {
-        let fixtures = try ImageFixtures.get()
-        let scratch = try Scratch("registry-disk-full")
-        let layout = scratch.url.appendingPathComponent("big").path
         // 24 MiB of incompressible data: the blob and the extracted file together need 48 MiB.
-        try Shell.check(["python3", RegistryServer.scripts.appendingPathComponent("make-big-image.py").path, layout, "24"])
-        let registry = try RegistryServer("plain")
-        try registry.push(layout: layout, to: "team/big:v1")
-        let volume = try SmallVolume(in: scratch, megabytes: 40)
-        defer { volume.unmount() }
-        let store = try Store(layout: StoreLayout(root: volume.mountPoint.appendingPathComponent("root").path))
-        _ = try await Puller(store: store).pull("oci:" + fixtures.path("shared-a") + ":latest")
+        let setup = try await SmallStoreSetup("registry-disk-full", imageMegabytes: 24)
+        defer { setup.volume.unmount() }
+        let store = setup.store
         let before = try state(store)
 
         let error = await pullError {
-            try await Puller(store: store).pull("\(registry.host)/team/big:v1", options: try options())
+            try await Puller(store: store).pull(setup.reference, options: try options())
         }
         let failure = try #require(error)
         #expect(failure.description.contains("No space left on device"), "\(failure)")
-        #expect(failure.description.contains("\(registry.host)/team/big:v1"), "\(failure)")
+        #expect(failure.description.contains(setup.reference), "\(failure)")
         #expect(failure.layer != nil, "\(failure)")
         #expect(try state(store) == before)
     }
@@ -394,23 +387,16 @@ import Testing
     /// the blob is in an ingest, verified, when the disk fills up; the pull fails naming the
     /// layer, and neither the ingest nor anything else is left.
     @Test func aDiskThatFillsUpBeforeTheCommitLeavesNoIngest() async throws {
-        let fixtures = try ImageFixtures.get()
-        let scratch = try Scratch("registry-disk-full-commit")
-        let layout = scratch.url.appendingPathComponent("one").path
-        try Shell.check(["python3", RegistryServer.scripts.appendingPathComponent("make-big-image.py").path, layout, "1"])
-        let registry = try RegistryServer("plain")
-        try registry.push(layout: layout, to: "team/one:v1")
-        let volume = try SmallVolume(in: scratch, megabytes: 40)
-        defer { volume.unmount() }
-        let store = try Store(layout: StoreLayout(root: volume.mountPoint.appendingPathComponent("root").path))
-        _ = try await Puller(store: store).pull("oci:" + fixtures.path("shared-a") + ":latest")
+        let setup = try await SmallStoreSetup("registry-disk-full-commit", imageMegabytes: 1)
+        defer { setup.volume.unmount() }
+        let store = setup.store
         let before = try state(store)
 
-        let filler = DiskFiller(on: volume.mountPoint)
+        let filler = DiskFiller(on: setup.volume.mountPoint)
         var options = try options()
         options.events = filler
         let error = await pullError {
-            try await Puller(store: store).pull("\(registry.host)/team/one:v1", options: options)
+            try await Puller(store: store).pull(setup.reference, options: options)
         }
         let failure = try #require(error)
         #expect(filler.filled)
@@ -517,5 +503,29 @@ import Testing
         let refused = try decant(["pull", "--hosts-dir", "/nonexistent", "--ca-file", try #require(denied.info.ca), "\(denied.host)/team/none:v1"])
         #expect(refused.status == 1)
         #expect(refused.stderr.contains("pull \(denied.host)/team/none:v1: ") && refused.stderr.contains("401 Unauthorized"), "\(refused.stderr)")
+    }
+}
+
+/// For the disk-full tests: a registry holding a one-layer image of incompressible data, and a
+/// store on a 40 MiB volume that already holds a small image.
+struct SmallStoreSetup {
+    let scratch: Scratch
+    let registry: RegistryServer
+    let volume: SmallVolume
+    let store: Store
+    /// The image in the registry.
+    let reference: String
+
+    init(_ label: String, imageMegabytes: Int) async throws {
+        let fixtures = try ImageFixtures.get()
+        scratch = try Scratch(label)
+        let layout = scratch.url.appendingPathComponent("image").path
+        try Shell.check(["python3", RegistryServer.scripts.appendingPathComponent("make-big-image.py").path, layout, String(imageMegabytes)])
+        registry = try RegistryServer("plain")
+        try registry.push(layout: layout, to: "team/image:v1")
+        reference = "\(registry.host)/team/image:v1"
+        volume = try SmallVolume(in: scratch, megabytes: 40)
+        store = try Store(layout: StoreLayout(root: volume.mountPoint.appendingPathComponent("root").path))
+        _ = try await Puller(store: store).pull("oci:" + fixtures.path("shared-a") + ":latest")
     }
 }
