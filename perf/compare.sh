@@ -28,7 +28,9 @@
 #                     shared/ANCHORS.md. fresh: before every run a new ext4 without a journal (like
 #                     /) is made on a sparse loop file (CACHE/fresh.img, loop device with direct
 #                     I/O) and mounted at CACHE/work; every tool, containerd's root included, writes
-#                     there (the daemon is restarted on it before each of its runs, untimed). This
+#                     there (the daemon is restarted on it before each of its runs, untimed), and the
+#                     decant layout tools read a copy of the layout made there (untimed), so that
+#                     decant hard-links the blobs as it does on a node rather than copying them. This
 #                     removes what earlier runs and other users leave behind on /: on a journal-less
 #                     ext4, inode allocation skips (and checks one by one, recently_deleted()) every
 #                     inode freed in the last 5-10 minutes, which inflated kernel time 2-3x here.
@@ -378,11 +380,11 @@ fi
 
 # --- one run -------------------------------------------------------------------------------------
 # Each tool gets: inputs (to pre-read), a command, and an output to remove afterwards.
-inputs_for() { # TOOL IMAGE
+inputs_for() { # TOOL IMAGE LAYOUT
     case $1 in
     containerd | containerd-sync) echo "$IMGDIR/$2/archive.tar" ;;
     decant-registry | decant-registry-discard | containerd-registry) echo "${REGFILES[$2]}" ;;
-    *) meta "$2" '[l["blob"] for l in m["layers"]]' ;;
+    *) find "$3/blobs" -type f ;;
     esac
 }
 out_for() { # TOOL
@@ -440,7 +442,13 @@ run_once() { # IMAGE ROUND TOOL
     if [ "$FS" = fresh ]; then
         fresh_fs
         is_ctr "$tool" && start_containerd >/dev/null 2>&1
-        case $tool in tar | tar-sync) mkdir -p "$out" ;; esac
+        case $tool in
+        tar | tar-sync) mkdir -p "$out" ;;
+        decant | decant-nosync | decant-copy)
+            cp -a "$layout" "$WORK/layout"
+            layout=$WORK/layout
+            ;;
+        esac
     fi
     local cmd=() # after the daemon's (re)start: SOCK is set by it
     case $tool in
@@ -468,7 +476,7 @@ run_once() { # IMAGE ROUND TOOL
     esac
     sync
     echo 3 >/proc/sys/vm/drop_caches
-    { inputs_for "$tool" "$image"; echo "${WARM[$tool]}"; } | while read -r f; do [ -z "$f" ] || cat "$f" >/dev/null; done
+    { inputs_for "$tool" "$image" "$layout"; echo "${WARM[$tool]}"; } | while read -r f; do [ -z "$f" ] || cat "$f" >/dev/null; done
     local load1 d0=0 d1=0 r0=0 r1=0 b0 b1 s0 s1 w0 w1 disk start end status=ok
     load1=$(awk '{print $1}' /proc/loadavg)
     if is_ctr "$tool"; then
