@@ -48,8 +48,16 @@ public final class JSONLinesEventSink: EventSink {
     private let name: String
     private let failed = Mutex(false)
 
-    /// Appends to `path`, creating it.
-    public init(path: String) throws(SystemCallError) {
+    /// Appends to `path`, creating it. With `rotatingAt`, a file already that big is first
+    /// renamed to `path.1` (replacing the one there), so that a log every pull appends to stays
+    /// within twice that size.
+    public init(path: String, rotatingAt limit: Int64? = nil) throws(SystemCallError) {
+        if let limit, let status = try? FileDescriptor(rawValue: AT_FDCWD).status(of: path), status.size >= limit {
+            // Another process may have rotated it meanwhile: then there is nothing to move.
+            if rename(path, path + ".1") != 0 && errno != ENOENT {
+                throw SystemCallError("rename", path: path, errno: Errno(rawValue: errno))
+            }
+        }
         let owned = OwnedDescriptor(taking: try FileDescriptor(rawValue: AT_FDCWD).openEntry(
             path, flags: O_WRONLY | O_CREAT | O_APPEND, mode: 0o644))
         self.owned = owned

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 
-/// The parts of `struct stat` the applier needs.
+/// The parts of `struct stat` decant needs.
 public struct FileStatus: Sendable {
     /// The file type and permission bits (`st_mode`).
     public var mode: mode_t
@@ -10,6 +10,8 @@ public struct FileStatus: Sendable {
     public var inode: ino_t
     /// Bytes allocated on disk (`st_blocks * 512`).
     public var allocatedBytes: Int64
+    /// The length in bytes (`st_size`).
+    public var size: Int64
     /// The number of hard links.
     public var linkCount: Int
     public var uid: uid_t
@@ -21,6 +23,7 @@ public struct FileStatus: Sendable {
         self.mode = stat.st_mode
         self.inode = stat.st_ino
         self.allocatedBytes = Int64(stat.st_blocks) * 512
+        self.size = Int64(stat.st_size)
         self.linkCount = Int(stat.st_nlink)
         self.uid = stat.st_uid
         self.gid = stat.st_gid

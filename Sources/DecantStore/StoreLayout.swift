@@ -6,6 +6,7 @@ import SystemPackage
 ///
 /// ```
 /// metadata.db                    SQLite, WAL
+/// events.log, events.log.1       what pulls did, as JSON lines (the second: the one before)
 /// content/blobs/sha256/<hex>     blobs by digest
 /// content/ingest/<ref hash>/     partial writes, resumable
 /// snapshots/overlay/<id>/fs      upper dir (and <id>/work while active)
@@ -29,6 +30,10 @@ public struct StoreLayout: Sendable {
     public var database: String { root + "/metadata.db" }
     public var blobs: String { root + "/content/blobs/sha256" }
     public var ingests: String { root + "/content/ingest" }
+    /// The store's event log, which `decant pull` appends to and `decant events` prints.
+    public var eventLog: String { root + "/events.log" }
+    /// The event log before the last rotation.
+    public var previousEventLog: String { eventLog + ".1" }
 
     public func blob(_ encoded: String) -> String { blobs + "/" + encoded }
     public func snapshots(_ snapshotter: String) -> String { root + "/snapshots/" + snapshotter }

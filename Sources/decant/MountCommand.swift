@@ -81,8 +81,16 @@ struct EventsCommand: ParsableCommand {
     @Flag(name: .long, help: "Keep printing new events as they come.") var follow = false
 
     func run() throws {
-        let path = StoreLayout.resolve(store.root).root + "/events.log"
-        guard let handle = FileHandle(forReadingAtPath: path) else { return }
+        let layout = StoreLayout.resolve(store.root)
+        // The log before the last rotation first (see `decant pull`), then the current one.
+        if let previous = FileHandle(forReadingAtPath: layout.previousEventLog) {
+            try copy(previous, following: false)
+        }
+        guard let current = FileHandle(forReadingAtPath: layout.eventLog) else { return }
+        try copy(current, following: follow)
+    }
+
+    private func copy(_ handle: FileHandle, following: Bool) throws {
         while true {
             let data = handle.availableData
             if !data.isEmpty {
@@ -92,7 +100,7 @@ struct EventsCommand: ParsableCommand {
                     Output.printError("cannot print the events: \(error)")
                     throw ExitCode(1)
                 }
-            } else if follow {
+            } else if following {
                 Thread.sleep(forTimeInterval: 0.2)
             } else {
                 return

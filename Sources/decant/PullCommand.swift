@@ -47,6 +47,10 @@ struct PullCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds without a byte before a blob transfer is resumed on a new connection.") var stallTimeout = 30.0
     @Argument var reference: String
 
+    /// How big the store's event log grows before the next pull starts a new one (the previous
+    /// one is kept as `events.log.1`): about 500 pulls of many-layer images.
+    static let eventLogLimit: Int64 = 8 << 20
+
     func run() async throws {
         guard let syncMode = PullOptions.SyncMode(rawValue: sync) else { throw ValidationError("--sync is fs or none") }
         let platform = try self.platform.map { try Platform(parsing: $0) }
@@ -57,7 +61,7 @@ struct PullCommand: AsyncParsableCommand {
             Output.printError(error.description)
             throw ExitCode(1)
         }
-        var sinks: [any EventSink] = [try JSONLinesEventSink(path: store.layout.root + "/events.log")]
+        var sinks: [any EventSink] = [try JSONLinesEventSink(path: store.layout.eventLog, rotatingAt: Self.eventLogLimit)]
         if let events { sinks.append(try JSONLinesEventSink(path: events)) }
         if self.store.json { sinks.append(JSONLinesEventSink(descriptor: .standardOutput)) } else { sinks.append(ProgressPrinter()) }
         var credential: RegistryCredential?
