@@ -18,11 +18,13 @@ import Testing
     /// Registry options that read no `~/.docker/config.json` and no `/etc/decant/certs.d`, retry
     /// quickly, and trust `ca`.
     private func options(user: String? = nil, ca: String? = nil, hostsDirectory: String = "/nonexistent",
-                         dockerConfig: String = "/nonexistent/config.json", platform: String? = nil,
-                         stallTimeout: Duration = .seconds(5), discardUnpackedLayers: Bool = false) throws -> PullOptions {
+                         dockerConfig: String = "/nonexistent/config.json", environment: [String: String] = [:],
+                         platform: String? = nil, stallTimeout: Duration = .seconds(5),
+                         discardUnpackedLayers: Bool = false) throws -> PullOptions {
         let registry = RegistryOptions(
             hosts: RegistryHosts(directory: hostsDirectory, caFiles: ca.map { [$0] } ?? []),
-            credentials: RegistryCredentials(explicit: try credential(user), dockerConfigPath: dockerConfig),
+            credentials: RegistryCredentials(explicit: try credential(user), dockerConfigPath: dockerConfig,
+                                             environment: environment),
             maxAttempts: 4, initialBackoff: .milliseconds(50), stallTimeout: stallTimeout)
         return PullOptions(platform: try platform.map { try Platform(parsing: $0) }, registry: registry,
                            discardUnpackedLayers: discardUnpackedLayers)
@@ -163,6 +165,71 @@ import Testing
         let notTrusted = await pullError { try await Puller(store: untrusted).pull(reference, options: try options(user: "decant:decant-secret")) }
         #expect(notTrusted != nil)
         #expect(try state(untrusted).isEmpty)
+    }
+
+    @Test func credentialHelpersNamedInTheDockerConfig() async throws {
+        let fixtures = try ImageFixtures.get()
+        let registry = try RegistryServer("basic-tls")
+        let ca = try #require(registry.info.ca)
+        try registry.push(layout: fixtures.path("shared-a"), to: "team/helped:v1")
+        let reference = "\(registry.host)/team/helped:v1"
+        let (scratch, store) = try freshStore("registry-helpers")
+        defer { withExtendedLifetime(scratch) {} }
+
+        // Helpers as `docker login` leaves them configured, found on the PATH they are given.
+        let bin = try scratch.directory("bin")
+        let asked = scratch.url.appendingPathComponent("asked.log")
+        func helper(_ name: String, _ body: String) throws {
+            let file = bin.appendingPathComponent("docker-credential-\(name)")
+            try "#!/bin/sh\n\(body)\n".write(to: file, atomically: true, encoding: .utf8)
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: file.path)
+        }
+        // Knows this registry only, as docker-credential-pass and the cloud helpers do.
+        try helper("decant-test", """
+            [ "$1" = get ] || exit 2
+            server=$(cat)
+            echo "$server" >> '\(asked.path)'
+            [ "$server" = '\(registry.host)' ] || { echo 'credentials not found in native keychain'; exit 1; }
+            printf '{"ServerURL":"%s","Username":"decant","Secret":"decant-secret"}' "$server"
+            """)
+        try helper("decant-none", "echo 'credentials not found in native keychain'; exit 1")
+        // Exits at once: it reads nothing and answers nothing.
+        try helper("decant-silent", "exit 0")
+        let environment = ["PATH": bin.path + ":/usr/bin:/bin"]
+        func config(_ json: String) throws -> String {
+            let file = scratch.url.appendingPathComponent("config-\(UUID().uuidString.prefix(6)).json")
+            try Data(json.utf8).write(to: file)
+            return file.path
+        }
+        func pull(_ json: String, into store: Store) async throws -> PullResult {
+            try await Puller(store: store).pull(reference, options: try options(
+                ca: ca, dockerConfig: try config(json), environment: environment))
+        }
+
+        // A helper for this registry; then the helper for every registry (credsStore).
+        let helped = try await pull(#"{"credHelpers":{"\#(registry.host)":"decant-test"}}"#, into: store)
+        #expect(helped.layers.map(\.chainID.description) == fixtures.image("shared-a").chainIDs)
+        let (storeScratch, other) = try freshStore("registry-creds-store")
+        defer { withExtendedLifetime(storeScratch) {} }
+        let stored = try await pull(#"{"credsStore":"decant-test"}"#, into: other)
+        #expect(stored.layers.map(\.chainID) == helped.layers.map(\.chainID))
+        #expect(try String(contentsOf: asked, encoding: .utf8) == "\(registry.host)\n\(registry.host)\n")
+
+        // A helper without credentials leaves the pull anonymous; one that answers nothing, or is
+        // not there, fails it, saying so. None of them leaves anything behind.
+        let (failingScratch, failing) = try freshStore("registry-helpers-failing")
+        defer { withExtendedLifetime(failingScratch) {} }
+        let none = await pullError { try await pull(#"{"credHelpers":{"\#(registry.host)":"decant-none"}}"#, into: failing) }
+        #expect(none?.code == "unauthorized")
+        #expect(none?.message.contains("401 Unauthorized") == true, "\(none?.message ?? "")")
+        let silent = await pullError { try await pull(#"{"credHelpers":{"\#(registry.host)":"decant-silent"}}"#, into: failing) }
+        #expect(silent?.code == "unauthorized")
+        #expect(silent?.message.contains("docker-credential-decant-silent answered something that is not its JSON") == true,
+                "\(silent?.message ?? "")")
+        let missing = await pullError { try await pull(#"{"credsStore":"decant-missing"}"#, into: failing) }
+        #expect(missing?.code == "unauthorized")
+        #expect(missing?.message.contains("docker-credential-decant-missing is not on the PATH") == true, "\(missing?.message ?? "")")
+        #expect(try state(failing).isEmpty)
     }
 
     @Test func bearerTokensFromATokenService() async throws {

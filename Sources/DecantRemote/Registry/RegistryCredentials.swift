@@ -28,15 +28,19 @@ public struct RegistryCredentials: Sendable {
     public var explicitDomain: String?
     /// `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`.
     public var dockerConfigPath: String?
+    /// The environment `docker-credential-*` helpers run with, and are looked up in (`PATH`).
+    public var environment: [String: String]
 
-    public init(explicit: RegistryCredential? = nil, for domain: String? = nil, dockerConfigPath: String? = nil) {
+    /// `environment` also gives the default `dockerConfigPath` (`DOCKER_CONFIG`, `HOME`).
+    public init(explicit: RegistryCredential? = nil, for domain: String? = nil, dockerConfigPath: String? = nil,
+                environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.explicit = explicit
         self.explicitDomain = domain
-        self.dockerConfigPath = dockerConfigPath ?? Self.defaultDockerConfigPath()
+        self.environment = environment
+        self.dockerConfigPath = dockerConfigPath ?? Self.defaultDockerConfigPath(environment)
     }
 
-    static func defaultDockerConfigPath() -> String? {
-        let environment = ProcessInfo.processInfo.environment
+    static func defaultDockerConfigPath(_ environment: [String: String]) -> String? {
         if let directory = environment["DOCKER_CONFIG"] { return directory + "/config.json" }
         if let home = environment["HOME"] { return home + "/.docker/config.json" }
         return nil
@@ -57,7 +61,7 @@ public struct RegistryCredentials: Sendable {
         }
         let keys = Self.configKeys(host: host, domain: domain)
         for key in keys {
-            if let helper = config.credHelpers?[key] { return try Self.runHelper(helper, server: key) }
+            if let helper = config.credHelpers?[key] { return try runHelper(helper, server: key) }
         }
         for key in keys {
             guard let entry = config.auths?[key] else { continue }
@@ -69,7 +73,7 @@ public struct RegistryCredentials: Sendable {
                 return RegistryCredential(username: username, password: password)
             }
         }
-        if let store = config.credsStore { return try Self.runHelper(store, server: keys[0]) }
+        if let store = config.credsStore { return try runHelper(store, server: keys[0]) }
         return nil
     }
 
@@ -82,26 +86,36 @@ public struct RegistryCredentials: Sendable {
     }
 
     /// `docker-credential-HELPER get`, the server on standard input, JSON on standard output.
-    private static func runHelper(_ helper: String, server: String) throws(RemoteError) -> RegistryCredential? {
+    private func runHelper(_ helper: String, server: String) throws(RemoteError) -> RegistryCredential? {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["docker-credential-\(helper)", "get"]
+        process.environment = environment
         let input = Pipe()
         let output = Pipe()
         process.standardInput = input
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
         do {
-            try process.run()
+            // Into the pipe before the helper starts (a server name is far below the pipe's
+            // 64 KiB): written once the helper runs, to a helper that exited without reading it,
+            // it would raise SIGPIPE, which ends a process that embeds this library.
             try input.fileHandleForWriting.write(contentsOf: Data(server.utf8))
+            try process.run()
             try input.fileHandleForWriting.close()
         } catch {
             throw RemoteError(.unauthorized, "credential helper docker-credential-\(helper) cannot run: \(error.localizedDescription)")
         }
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        // The helper says "credentials not found in native keychain" with a failure status.
-        guard process.terminationStatus == 0 else { return nil }
+        // The helper says "credentials not found in native keychain" with a failure status;
+        // `env` says 127 when there is no such helper.
+        guard process.terminationStatus == 0 else {
+            if process.terminationStatus == 127 {
+                throw RemoteError(.unauthorized, "credential helper docker-credential-\(helper) is not on the PATH")
+            }
+            return nil
+        }
         struct HelperAnswer: Decodable {
             var Username: String
             var Secret: String
