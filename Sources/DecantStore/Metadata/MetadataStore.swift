@@ -15,6 +15,21 @@ public final class MetadataStore: Sendable {
     let pool: DatabasePool
 
     init(path: String) throws(StoreError) {
+        // Opening runs `PRAGMA journal_mode = WAL` and, on a new store, the migrations: a second
+        // process doing the same at that moment gets SQLITE_BUSY at once (the busy timeout does
+        // not cover a journal mode change) or finds the tables it is about to create made
+        // meanwhile. The processes that open one store take turns, holding a lock on its
+        // directory (`flock`, which SQLite's own `fcntl` locks do not see) for those few
+        // milliseconds.
+        let directory = FilePath(path).removingLastComponent()
+        let turn: OwnedDescriptor
+        do {
+            turn = OwnedDescriptor(taking: try FileDescriptor.openDirectory(directory.isEmpty ? "." : directory))
+            try turn.descriptor.lockExclusively(path: directory.string)
+        } catch {
+            throw StoreError(.io, "cannot lock the store directory \(directory)", describing: error)
+        }
+        defer { withExtendedLifetime(turn) {} }
         do {
             var configuration = Configuration()
             configuration.foreignKeysEnabled = true

@@ -1,0 +1,17 @@
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension FileDescriptor {
+    /// Takes this file's exclusive `flock(2)` lock, waiting while another open file description
+    /// holds it; it is released when the descriptor is closed. Independent of the `fcntl` record
+    /// locks SQLite uses, so it can guard a database's directory without disturbing them.
+    public func lockExclusively(path: String) throws(SystemCallError) {
+        while flock(rawValue, LOCK_EX) != 0 {
+            let error = Errno(rawValue: errno)
+            guard error == .interrupted else { throw SystemCallError("flock", path: path, errno: error) }
+        }
+    }
+}
