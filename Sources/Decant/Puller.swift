@@ -147,9 +147,18 @@ final class PullContext: @unchecked Sendable {
     /// Stores a small blob (manifest, index, config) from `source`, verified, unless it is there.
     func storeSmall(_ descriptor: Descriptor, from source: any ImageSource, labels: [String: String] = [:]) async throws -> Data {
         let data = try await source.fetch(descriptor)
-        if !store.content.contains(descriptor.digest) {
-            let writer = try store.content.writer(ref: "pull-" + descriptor.digest.description, expected: descriptor.digest,
+        while !store.content.contains(descriptor.digest) {
+            let writer: IngestWriter
+            do {
+                writer = try store.content.writer(ref: "pull-" + descriptor.digest.description, expected: descriptor.digest,
                                                   total: descriptor.size)
+            } catch where error.code == .unavailable {
+                // Another process is storing the same blob (a second pull of the image): it is
+                // there once that one commits, or free to write once it gave up. containerd
+                // waits the same way.
+                try await Task.sleep(for: .milliseconds(20))
+                continue
+            }
             try writer.write([UInt8](data))
             try writer.commit(labels: labels)
             noteAdded(descriptor.digest)

@@ -413,6 +413,10 @@ struct UnpackScheduler: Sendable {
         do {
             try snapshotter.commit(name: chain[index].description, key: key, parent: parent, labels: [:],
                                    usage: SnapshotUsage(size: result.usage.bytes + 4096, inodes: result.usage.inodes + 1))
+        } catch where error.code == .alreadyExists {
+            // Another process committed the same chainID since the check above: its copy serves.
+            try snapshotter.remove(key)
+            return false
         } catch {
             throw PullError(image: reference, layer: layer, code: error.code.rawValue,
                             message: "cannot commit snapshot \(chain[index]): \(error)")

@@ -1,0 +1,54 @@
+import Decant
+import DecantStore
+import DecantTestSupport
+import Foundation
+import Testing
+
+extension PullTests {
+    /// Several `decant pull` processes started at once on one new store, as a node prewarming
+    /// its images in parallel runs them: they take turns creating and opening the store, wait for
+    /// each other's blobs, and each layer is committed once, by one of them. None fails, and
+    /// nothing is left active, half-ingested or unreferenced on disk.
+    @Test func pullsInSeveralProcessesShareOneStore() throws {
+        let fixtures = try ImageFixtures.get()
+        let scratch = try Scratch("processes")
+        let names = ["shared-a", "shared-b", "shared-a", "shared-b"]
+        let references = names.map { "oci:" + fixtures.path($0) + ":latest" }
+        let chainIDs = Set(names.flatMap { fixtures.image($0).chainIDs })
+        // Each round is a new race; the window (all of them opening a store that does not exist
+        // yet, writing the same manifests, committing the same layers) is a few milliseconds.
+        for round in 0..<3 {
+            let root = scratch.url.appendingPathComponent("root-\(round)").path
+            let output = try scratch.directory("output-\(round)")
+            var script = "pids=()\n"
+            for (index, reference) in references.enumerated() {
+                script += "DECANT_ROOT='\(root)' '\(Repository.decant)' pull --json '\(reference)' "
+                    + "> '\(output.path)/\(index).json' 2> '\(output.path)/\(index).err' & pids+=($!)\n"
+            }
+            script += "for pid in \"${pids[@]}\"; do wait $pid; echo $?; done\n"
+            let statuses = try Shell.check(["bash", "-c", script]).stdout.split(separator: "\n").map(String.init)
+            var unpacked = 0
+            for (index, status) in statuses.enumerated() {
+                let stderr = (try? String(contentsOf: output.appendingPathComponent("\(index).err"), encoding: .utf8)) ?? ""
+                #expect(status == "0", "round \(round), pull \(index) (\(names[index])): status \(status): \(stderr)")
+                let lines = try String(contentsOf: output.appendingPathComponent("\(index).json"), encoding: .utf8)
+                    .split(separator: "\n")
+                guard let last = lines.last,
+                      let result = try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any],
+                      let layers = result["layers"] as? [[String: Any]] else { continue }
+                unpacked += layers.filter { $0["status"] as? String == "unpacked" }.count
+            }
+            #expect(statuses.count == references.count)
+
+            let store = try Store(layout: StoreLayout(root: root))
+            #expect(try Set(store.images.list().map(\.name)) == Set(references), "round \(round)")
+            let snapshots = try store.overlay.walk(filters: [])
+            #expect(Set(snapshots.map(\.name)) == chainIDs, "round \(round): \(snapshots.map { "\($0.name) \($0.kind)" })")
+            #expect(snapshots.allSatisfy { $0.kind == .committed }, "round \(round)")
+            #expect(unpacked == chainIDs.count, "round \(round): \(unpacked) layers reported unpacked, \(chainIDs.count) committed")
+            let directories = try FileManager.default.contentsOfDirectory(atPath: store.layout.snapshots("overlay"))
+            #expect(directories.count == chainIDs.count, "round \(round): snapshot directories \(directories.sorted())")
+            #expect(try store.content.ingests().isEmpty, "round \(round)")
+        }
+    }
+}
