@@ -130,12 +130,18 @@ import Testing
         #expect(try state(store).isEmpty)
     }
 
-    @Test func basicAuthenticationOverTLS() async throws {
-        let fixtures = try ImageFixtures.get()
+    /// The registry that asks for a password, over TLS, with fixture `image` pushed as `repository`.
+    private func basicTLSRegistry(_ fixtures: ImageFixtures, _ image: String,
+                                  as repository: String) throws -> (registry: RegistryServer, ca: String, reference: String) {
         let registry = try RegistryServer("basic-tls")
         let ca = try #require(registry.info.ca)
-        try registry.push(layout: fixtures.path("shared-a"), to: "team/app:1.4")
-        let reference = "\(registry.host)/team/app:1.4"
+        try registry.push(layout: fixtures.path(image), to: repository)
+        return (registry, ca, "\(registry.host)/\(repository)")
+    }
+
+    @Test func basicAuthenticationOverTLS() async throws {
+        let fixtures = try ImageFixtures.get()
+        let (registry, ca, reference) = try basicTLSRegistry(fixtures, "shared-a", as: "team/app:1.4")
         let (scratch, store) = try freshStore("registry-basic")
 
         let anonymous = await pullError { try await Puller(store: store).pull(reference, options: try options(ca: ca)) }
@@ -169,10 +175,7 @@ import Testing
 
     @Test func credentialHelpersNamedInTheDockerConfig() async throws {
         let fixtures = try ImageFixtures.get()
-        let registry = try RegistryServer("basic-tls")
-        let ca = try #require(registry.info.ca)
-        try registry.push(layout: fixtures.path("shared-a"), to: "team/helped:v1")
-        let reference = "\(registry.host)/team/helped:v1"
+        let (registry, ca, reference) = try basicTLSRegistry(fixtures, "shared-a", as: "team/helped:v1")
         let (scratch, store) = try freshStore("registry-helpers")
         defer { withExtendedLifetime(scratch) {} }
 
