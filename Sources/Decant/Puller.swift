@@ -130,6 +130,18 @@ final class PullContext: @unchecked Sendable {
         self.options = options
     }
 
+    /// Puts `resources` under this pull's lease, so that a `gc` (in this process or another) keeps
+    /// them until the image is recorded: what the pull is about to use that is there already, as
+    /// well as what it makes. Called before the pull checks that they exist.
+    func protect(_ resources: [LeaseResource]) throws {
+        guard let lease, !resources.isEmpty else { return }
+        do {
+            try store.leases.addResources(resources, to: lease)
+        } catch {
+            throw PullError(image: reference, code: error.code.rawValue, message: "cannot lease what the pull uses: \(error)")
+        }
+    }
+
     func noteAdded(_ digest: Digest) {
         lock.withLock { added.append(digest) }
         if let lease { try? store.leases.addResource(LeaseResource(type: "content", id: digest.description), to: lease) }
@@ -147,6 +159,7 @@ final class PullContext: @unchecked Sendable {
     /// Stores a small blob (manifest, index, config) from `source`, verified, unless it is there.
     func storeSmall(_ descriptor: Descriptor, from source: any ImageSource, labels: [String: String] = [:]) async throws -> Data {
         let data = try await source.fetch(descriptor)
+        try protect([LeaseResource(type: "content", id: descriptor.digest.description)])
         while !store.content.contains(descriptor.digest) {
             let writer: IngestWriter
             do {

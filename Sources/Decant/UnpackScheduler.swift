@@ -42,6 +42,7 @@ struct UnpackScheduler: Sendable {
         let layers = image.manifest.layers
         let diffIDs = image.config.rootfs.diffIDs
         let chain = ChainID.chain(diffIDs)
+        try protect(chain)
         let active = KeySet()
         let transfers = TransferBoard()
 
@@ -174,6 +175,7 @@ struct UnpackScheduler: Sendable {
         let layers = image.manifest.layers
         let diffIDs = image.config.rootfs.diffIDs
         let chain = ChainID.chain(diffIDs)
+        try protect(chain)
         let active = KeySet()
         var results: [PullResult.Layer] = []
         var committedHere: [String] = []
@@ -218,6 +220,14 @@ struct UnpackScheduler: Sendable {
             case .cancelled: throw CancellationError()
             }
         }
+    }
+
+    /// Leases every snapshot of the chain and every layer blob before anything checks which of
+    /// them exist: a `gc` meanwhile keeps the committed layers this pull builds on, and those it
+    /// commits before the image that references them is recorded.
+    private func protect(_ chain: [Digest]) throws {
+        try pull.protect(chain.map { LeaseResource(type: "snapshots/\(snapshotter.name)", id: $0.description) }
+            + image.manifest.layers.map { LeaseResource(type: "content", id: $0.digest.description) })
     }
 
     private func isCommitted(_ chainID: Digest) -> Bool {

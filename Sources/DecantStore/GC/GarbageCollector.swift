@@ -48,19 +48,22 @@ public struct GarbageCollector: Sendable {
     public func collect(dryRun: Bool, ingestExpiry: TimeInterval = defaultIngestExpiry) throws(StoreError) -> GarbageCollectionReport {
         var report = GarbageCollectionReport(dryRun: dryRun)
         let now = Date()
-        var leases = try store.leases.list()
-        for lease in leases where lease.isExpired(at: now) {
-            report.expiredLeases.append(lease.id)
-            if !dryRun { try store.leases.delete(lease.id) }
-        }
-        leases.removeAll { $0.isExpired(at: now) }
-
+        // Pulls in other processes go on meanwhile. A pull leases what it will make before making
+        // it, records its image, then drops its lease; so what exists is read first, the leases
+        // next, the images last: whatever this sees existing is then held by a lease read here,
+        // or by an image read here.
         let allContent = try store.content.list()
         let contentByDigest = Dictionary(uniqueKeysWithValues: allContent.map { ($0.digest.description, $0) })
         var snapshotsByName: [String: [String: SnapshotInfo]] = [:]
         for snapshotter in store.snapshotters {
             snapshotsByName[snapshotter.name] = Dictionary(uniqueKeysWithValues: try snapshotter.walk(filters: []).map { ($0.name, $0) })
         }
+        var leases = try store.leases.list()
+        for lease in leases where lease.isExpired(at: now) {
+            report.expiredLeases.append(lease.id)
+            if !dryRun { try store.leases.delete(lease.id) }
+        }
+        leases.removeAll { $0.isExpired(at: now) }
 
         var markedContent = Set<String>()
         var markedSnapshots = Set<SnapshotReference>()

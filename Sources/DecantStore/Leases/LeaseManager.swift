@@ -74,9 +74,16 @@ public final class LeaseManager: Sendable {
     }
 
     public func addResource(_ resource: LeaseResource, to lease: String) throws(StoreError) {
+        try addResources([resource], to: lease)
+    }
+
+    /// Adds `resources` to `lease` in one transaction; ones it holds already stay as they are.
+    public func addResources(_ resources: [LeaseResource], to lease: String) throws(StoreError) {
         try metadata.write { db in
             guard try LeaseRecord.fetchOne(db, key: lease) != nil else { throw StoreError(.notFound, "lease \(lease) not found") }
-            try LeaseResourceRecord(leaseID: lease, type: resource.type, key: resource.id).save(db)
+            for resource in resources {
+                try LeaseResourceRecord(leaseID: lease, type: resource.type, key: resource.id).save(db)
+            }
         }
     }
 
