@@ -132,34 +132,48 @@ final class PullContext: @unchecked Sendable {
 
     /// Puts `resources` under this pull's lease, so that a `gc` (in this process or another) keeps
     /// them until the image is recorded: what the pull is about to use that is there already, as
-    /// well as what it makes. Called before the pull checks that they exist.
-    func protect(_ resources: [LeaseResource]) throws {
+    /// well as what it makes. Called before the pull checks that they exist; waits for a
+    /// collection that is running (``CollectionLock``), off the cooperative threads.
+    func protect(_ resources: [LeaseResource]) async throws {
         guard let lease, !resources.isEmpty else { return }
         do {
-            try store.leases.addResources(resources, to: lease)
-        } catch {
+            try await BlockingWork.run("decant-lease") { [store] in
+                try store.collectionLock.excludingCollection { () throws(StoreError) in
+                    try store.leases.addResources(resources, to: lease)
+                }
+            }
+        } catch let error as StoreError {
             throw PullError(image: reference, code: error.code.rawValue, message: "cannot lease what the pull uses: \(error)")
         }
     }
 
+    /// Notes a blob this pull stored (it was protected before), for ``discardNewContent()``.
     func noteAdded(_ digest: Digest) {
         lock.withLock { added.append(digest) }
-        if let lease { try? store.leases.addResource(LeaseResource(type: "content", id: digest.description), to: lease) }
     }
 
-    /// After a failure: the blobs this pull added and no image references go again, so a failed
-    /// pull leaves the store as it found it.
+    /// After a failure: the blobs this pull added go again, so a failed pull leaves the store as
+    /// it found it, except those an image references or another pull's lease holds (a pull in
+    /// another process that found them here and builds on them). As a collection does, and
+    /// excluding collections and pulls' leasing while it does.
     func discardNewContent() {
-        let referenced = Set((try? store.images.list())?.map(\.digest) ?? [])
-        for digest in lock.withLock({ added }) where !referenced.contains(digest.description) {
-            try? store.content.delete(digest)
+        let added = lock.withLock { self.added }
+        guard !added.isEmpty else { return }
+        try? store.collectionLock.collecting { () throws(StoreError) in
+            var kept = Set(try store.images.list().map(\.digest))
+            for other in try store.leases.list() where other.id != lease {
+                kept.formUnion(other.resources.filter { $0.type == "content" }.map(\.id))
+            }
+            for digest in added where !kept.contains(digest.description) {
+                try? store.content.delete(digest)
+            }
         }
     }
 
     /// Stores a small blob (manifest, index, config) from `source`, verified, unless it is there.
     func storeSmall(_ descriptor: Descriptor, from source: any ImageSource, labels: [String: String] = [:]) async throws -> Data {
         let data = try await source.fetch(descriptor)
-        try protect([LeaseResource(type: "content", id: descriptor.digest.description)])
+        try await protect([LeaseResource(type: "content", id: descriptor.digest.description)])
         while !store.content.contains(descriptor.digest) {
             let writer: IngestWriter
             do {

@@ -42,7 +42,7 @@ struct UnpackScheduler: Sendable {
         let layers = image.manifest.layers
         let diffIDs = image.config.rootfs.diffIDs
         let chain = ChainID.chain(diffIDs)
-        try protect(chain)
+        try await protect(chain)
         let active = KeySet()
         let transfers = TransferBoard()
 
@@ -175,7 +175,7 @@ struct UnpackScheduler: Sendable {
         let layers = image.manifest.layers
         let diffIDs = image.config.rootfs.diffIDs
         let chain = ChainID.chain(diffIDs)
-        try protect(chain)
+        try await protect(chain)
         let active = KeySet()
         var results: [PullResult.Layer] = []
         var committedHere: [String] = []
@@ -225,8 +225,8 @@ struct UnpackScheduler: Sendable {
     /// Leases every snapshot of the chain and every layer blob before anything checks which of
     /// them exist: a `gc` meanwhile keeps the committed layers this pull builds on, and those it
     /// commits before the image that references them is recorded.
-    private func protect(_ chain: [Digest]) throws {
-        try pull.protect(chain.map { LeaseResource(type: "snapshots/\(snapshotter.name)", id: $0.description) }
+    private func protect(_ chain: [Digest]) async throws {
+        try await pull.protect(chain.map { LeaseResource(type: "snapshots/\(snapshotter.name)", id: $0.description) }
             + image.manifest.layers.map { LeaseResource(type: "content", id: $0.digest.description) })
     }
 
@@ -239,9 +239,7 @@ struct UnpackScheduler: Sendable {
                          parent: String?, active: KeySet, transfers: TransferBoard? = nil) async throws -> Extraction {
         let key = "extract-\(UUID().uuidString.lowercased().prefix(12)) \(chainID)"
         // Leased before it exists, so that a concurrent gc never takes it for a crashed pull's.
-        if let lease = pull.lease {
-            try? store.leases.addResource(LeaseResource(type: "snapshots/\(snapshotter.name)", id: key), to: lease)
-        }
+        try await pull.protect([LeaseResource(type: "snapshots/\(snapshotter.name)", id: key)])
         guard try prepare(key, parent: parent, chainID: chainID) else { return .reused }
         active.insert(key)
         options.events?.emit(Event(type: "snapshot-prepare", image: reference, layer: layer.digest.description, snapshot: key))

@@ -6,10 +6,21 @@ import Glibc
 
 extension FileDescriptor {
     /// Takes this file's exclusive `flock(2)` lock, waiting while another open file description
-    /// holds it; it is released when the descriptor is closed. Independent of the `fcntl` record
-    /// locks SQLite uses, so it can guard a database's directory without disturbing them.
+    /// holds it in any mode; it is released when the descriptor is closed. Independent of the
+    /// `fcntl` record locks SQLite uses, so it can guard a database's directory without
+    /// disturbing them.
     public func lockExclusively(path: String) throws(SystemCallError) {
-        while flock(rawValue, LOCK_EX) != 0 {
+        try lock(LOCK_EX, path: path)
+    }
+
+    /// Takes this file's `flock(2)` lock shared with other shared holders, waiting while one holds
+    /// it exclusively.
+    public func lockShared(path: String) throws(SystemCallError) {
+        try lock(LOCK_SH, path: path)
+    }
+
+    private func lock(_ operation: CInt, path: String) throws(SystemCallError) {
+        while flock(rawValue, operation) != 0 {
             let error = Errno(rawValue: errno)
             guard error == .interrupted else { throw SystemCallError("flock", path: path, errno: error) }
         }

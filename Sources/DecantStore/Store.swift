@@ -29,6 +29,8 @@ public final class Store: Sendable {
 
     /// Every snapshotter, by the name GC labels and the command line use.
     public var snapshotters: [any Snapshotter] { [overlay, native] }
+    /// What keeps garbage collections and pulls' leasing apart.
+    public var collectionLock: CollectionLock { CollectionLock(path: layout.collectionLock) }
 
     /// The snapshotter called `name` (`overlayfs`, or `native`).
     public func snapshotter(_ name: String) throws(StoreError) -> any Snapshotter {

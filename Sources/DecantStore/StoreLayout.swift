@@ -7,6 +7,7 @@ import SystemPackage
 /// ```
 /// metadata.db                    SQLite, WAL
 /// events.log, events.log.1       what pulls did, as JSON lines (the second: the one before)
+/// gc.lock                        held by a garbage collection, and shortly by pulls (flock)
 /// content/blobs/sha256/<hex>     blobs by digest
 /// content/ingest/<ref hash>/     partial writes, resumable
 /// snapshots/overlay/<id>/fs      upper dir (and <id>/work while active)
@@ -28,6 +29,8 @@ public struct StoreLayout: Sendable {
     }
 
     public var database: String { root + "/metadata.db" }
+    /// See ``CollectionLock``.
+    public var collectionLock: String { root + "/gc.lock" }
     public var blobs: String { root + "/content/blobs/sha256" }
     public var ingests: String { root + "/content/ingest" }
     /// The store's event log, which `decant pull` appends to and `decant events` prints.

@@ -56,11 +56,37 @@ extension PullTests {
             let after = try GarbageCollector(store: store).collect(dryRun: true)
             #expect(after.content.isEmpty && after.snapshots.isEmpty, "round \(round): \(after)")
             #expect(try store.leases.list().isEmpty)
-            let manifest = try #require(try store.images.list().first)
-            #expect(store.content.contains(try #require(Digest(manifest.digest))))
+            let image = try #require(try store.images.list().first)
+            let manifest = try #require(Digest(image.digest))
+            #expect(store.content.contains(manifest))
             for layer in result.layers {
                 #expect(store.content.contains(layer.digest), "round \(round): layer blob \(layer.digest)")
             }
         }
+    }
+}
+
+extension PullTests {
+    /// A failed pull removes the blobs it stored, but not one that another pull's lease holds: a
+    /// pull in another process that found the blob here (stored by this one) and builds on it.
+    @Test func aFailedPullKeepsTheBlobsAnotherPullHolds() async throws {
+        let fixtures = try ImageFixtures.get()
+        let (scratch, store) = try freshStore("failed-pull-leases")
+        defer { withExtendedLifetime(scratch) {} }
+        let layout = fixtures.path("bad-diffid")
+        struct Index: Decodable {
+            struct Entry: Decodable { var digest: String }
+            var manifests: [Entry]
+        }
+        let index = try JSONDecoder().decode(Index.self, from: Data(contentsOf: URL(fileURLWithPath: layout + "/index.json")))
+        let entry = try #require(index.manifests.first)
+        let manifest = try #require(Digest(entry.digest))
+        let other = try store.leases.create(labels: ["decant.pull": "another pull of the same image"], expiration: 3600)
+        try store.leases.addResource(LeaseResource(type: "content", id: manifest.description), to: other.id)
+
+        await #expect(throws: PullError.self) { try await Puller(store: store).pull("oci:" + layout + ":latest") }
+        #expect(try store.content.list().map(\.digest) == [manifest], "only the leased blob is left")
+        #expect(try store.images.list().isEmpty)
+        #expect(try store.overlay.walk(filters: []).isEmpty)
     }
 }

@@ -46,24 +46,33 @@ public struct GarbageCollector: Sendable {
     public static let defaultIngestExpiry: TimeInterval = 24 * 3600
 
     public func collect(dryRun: Bool, ingestExpiry: TimeInterval = defaultIngestExpiry) throws(StoreError) -> GarbageCollectionReport {
+        // Pulls (here or in other processes) lease what they use only while no collection runs.
+        try store.collectionLock.collecting { () throws(StoreError) in
+            try collectAlone(dryRun: dryRun, ingestExpiry: ingestExpiry)
+        }
+    }
+
+    private func collectAlone(dryRun: Bool, ingestExpiry: TimeInterval) throws(StoreError) -> GarbageCollectionReport {
         var report = GarbageCollectionReport(dryRun: dryRun)
         let now = Date()
-        // Pulls in other processes go on meanwhile. A pull leases what it will make before making
-        // it, records its image, then drops its lease; so what exists is read first, the leases
-        // next, the images last: whatever this sees existing is then held by a lease read here,
-        // or by an image read here.
-        let allContent = try store.content.list()
-        let contentByDigest = Dictionary(uniqueKeysWithValues: allContent.map { ($0.digest.description, $0) })
-        var snapshotsByName: [String: [String: SnapshotInfo]] = [:]
-        for snapshotter in store.snapshotters {
-            snapshotsByName[snapshotter.name] = Dictionary(uniqueKeysWithValues: try snapshotter.walk(filters: []).map { ($0.name, $0) })
-        }
+        // Pulls go on meanwhile, but they lease only between collections (``CollectionLock``):
+        // whatever a pull makes or uses from now on was leased before this started, or is made
+        // after the sweep. It labels its config, records its image and then drops its lease, so
+        // the leases are read first, and labels and images after them: a lease gone by then
+        // means the image and its labels are there to read.
         var leases = try store.leases.list()
         for lease in leases where lease.isExpired(at: now) {
             report.expiredLeases.append(lease.id)
             if !dryRun { try store.leases.delete(lease.id) }
         }
         leases.removeAll { $0.isExpired(at: now) }
+
+        let allContent = try store.content.list()
+        let contentByDigest = Dictionary(uniqueKeysWithValues: allContent.map { ($0.digest.description, $0) })
+        var snapshotsByName: [String: [String: SnapshotInfo]] = [:]
+        for snapshotter in store.snapshotters {
+            snapshotsByName[snapshotter.name] = Dictionary(uniqueKeysWithValues: try snapshotter.walk(filters: []).map { ($0.name, $0) })
+        }
 
         var markedContent = Set<String>()
         var markedSnapshots = Set<SnapshotReference>()
