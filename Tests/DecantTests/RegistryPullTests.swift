@@ -19,12 +19,12 @@ import Testing
     /// quickly, and trust `ca`.
     private func options(user: String? = nil, ca: String? = nil, hostsDirectory: String = "/nonexistent",
                          dockerConfig: String = "/nonexistent/config.json", environment: [String: String] = [:],
-                         platform: String? = nil, stallTimeout: Duration = .seconds(5),
+                         helperTimeout: Duration = .seconds(60), platform: String? = nil, stallTimeout: Duration = .seconds(5),
                          discardUnpackedLayers: Bool = false) throws -> PullOptions {
         let registry = RegistryOptions(
             hosts: RegistryHosts(directory: hostsDirectory, caFiles: ca.map { [$0] } ?? []),
             credentials: RegistryCredentials(explicit: try credential(user), dockerConfigPath: dockerConfig,
-                                             environment: environment),
+                                             environment: environment, helperTimeout: helperTimeout),
             maxAttempts: 4, initialBackoff: .milliseconds(50), stallTimeout: stallTimeout)
         return PullOptions(platform: try platform.map { try Platform(parsing: $0) }, registry: registry,
                            discardUnpackedLayers: discardUnpackedLayers)
@@ -198,6 +198,8 @@ import Testing
         try helper("decant-none", "echo 'credentials not found in native keychain'; exit 1")
         // Exits at once: it reads nothing and answers nothing.
         try helper("decant-silent", "exit 0")
+        // Never answers (a keychain nobody unlocks), through a child that holds its output open.
+        try helper("decant-hung", "sleep 30; echo '{}'")
         let environment = ["PATH": bin.path + ":/usr/bin:/bin"]
         func config(_ json: String) throws -> String {
             let file = scratch.url.appendingPathComponent("config-\(UUID().uuidString.prefix(6)).json")
@@ -206,7 +208,7 @@ import Testing
         }
         func pull(_ json: String, into store: Store) async throws -> PullResult {
             try await Puller(store: store).pull(reference, options: try options(
-                ca: ca, dockerConfig: try config(json), environment: environment))
+                ca: ca, dockerConfig: try config(json), environment: environment, helperTimeout: .seconds(1)))
         }
 
         // A helper for this registry; then the helper for every registry (credsStore).
@@ -232,6 +234,11 @@ import Testing
         let missing = await pullError { try await pull(#"{"credsStore":"decant-missing"}"#, into: failing) }
         #expect(missing?.code == "unauthorized")
         #expect(missing?.message.contains("docker-credential-decant-missing is not on the PATH") == true, "\(missing?.message ?? "")")
+        let started = ContinuousClock.now
+        let hung = await pullError { try await pull(#"{"credsStore":"decant-hung"}"#, into: failing) }
+        #expect(ContinuousClock.now - started < .seconds(10), "the helper was given up after 1 s")
+        #expect(hung?.code == "unauthorized")
+        #expect(hung?.message.contains("docker-credential-decant-hung did not answer within 1.0 seconds") == true, "\(hung?.message ?? "")")
         #expect(try state(failing).isEmpty)
     }
 

@@ -30,13 +30,17 @@ public struct RegistryCredentials: Sendable {
     public var dockerConfigPath: String?
     /// The environment `docker-credential-*` helpers run with, and are looked up in (`PATH`).
     public var environment: [String: String]
+    /// How long a helper may take to answer before it is stopped and the pull fails: one waiting
+    /// for a keychain to be unlocked, on a server where nobody will, would hold it forever.
+    public var helperTimeout: Duration
 
     /// `environment` also gives the default `dockerConfigPath` (`DOCKER_CONFIG`, `HOME`).
     public init(explicit: RegistryCredential? = nil, for domain: String? = nil, dockerConfigPath: String? = nil,
-                environment: [String: String] = ProcessInfo.processInfo.environment) {
+                environment: [String: String] = ProcessInfo.processInfo.environment, helperTimeout: Duration = .seconds(60)) {
         self.explicit = explicit
         self.explicitDomain = domain
         self.environment = environment
+        self.helperTimeout = helperTimeout
         self.dockerConfigPath = dockerConfigPath ?? Self.defaultDockerConfigPath(environment)
     }
 
@@ -106,8 +110,20 @@ public struct RegistryCredentials: Sendable {
         } catch {
             throw RemoteError(.unauthorized, "credential helper docker-credential-\(helper) cannot run: \(error.localizedDescription)")
         }
+        // The helper leads a process group of its own (Foundation spawns it so): stopping the group
+        // also stops what a helper script started, which would keep its output open.
+        let started = ContinuousClock.now
+        let group = process.processIdentifier
+        let stop = DispatchWorkItem { if process.isRunning { kill(-group, SIGKILL) } }
+        let seconds = Double(helperTimeout.components.seconds) + Double(helperTimeout.components.attoseconds) / 1e18
+        DispatchQueue.global().asyncAfter(deadline: .now() + seconds, execute: stop)
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
+        stop.cancel()
+        if process.terminationReason == .uncaughtSignal, process.terminationStatus == SIGKILL,
+           ContinuousClock.now - started >= helperTimeout {
+            throw RemoteError(.unauthorized, "credential helper docker-credential-\(helper) did not answer within \(helperTimeout); it was stopped")
+        }
         // The helper says "credentials not found in native keychain" with a failure status;
         // `env` says 127 when there is no such helper.
         guard process.terminationStatus == 0 else {
