@@ -114,6 +114,44 @@ import Testing
         }
         #expect(writes.value == 1)
     }
+
+    /// Writers of one blob in three stores on one root, as in three processes: the first gives
+    /// up; the one that waited for it writes the blob; one that arrives only after the first let
+    /// go waits for that writer and finds the blob, instead of finding the ingest busy.
+    @Test func writersInOtherProcessesTakeTurnsAfterOneGivesUp() async throws {
+        let fixture = try StoreFixture("content-turns")
+        let (payload, digest) = (payload, digest)
+        let first = fixture.store
+        let second = try Store(layout: StoreLayout(root: fixture.root))
+        let third = try Store(layout: StoreLayout(root: fixture.root))
+        struct GaveUp: Error {}
+        let release = DispatchSemaphore(value: 0)
+        let writes = Counter()
+        async let failed = first.content.ingest(digest, size: Int64(payload.count)) { _ in
+            release.wait()
+            throw GaveUp()
+        }
+        try await Task.sleep(for: .milliseconds(200))
+        async let waited = second.content.ingest(digest, size: Int64(payload.count)) { writer in
+            writes.increment()
+            Thread.sleep(forTimeInterval: 0.4)
+            try writer.write(payload)
+        }
+        try await Task.sleep(for: .milliseconds(200))
+        release.signal()
+        try await Task.sleep(for: .milliseconds(100))
+        let late = try await third.content.ingest(digest, size: Int64(payload.count)) { writer in
+            writes.increment()
+            try writer.write(payload)
+        }
+        do {
+            _ = try await failed
+            Issue.record("the first writer was to give up")
+        } catch is GaveUp {}
+        #expect(try await waited.digest == digest)
+        #expect(late.digest == digest)
+        #expect(writes.value == 1, "the late writer found the blob written")
+    }
 }
 
 final class Counter: @unchecked Sendable {
