@@ -115,8 +115,7 @@ public struct RegistryCredentials: Sendable {
         let started = ContinuousClock.now
         let group = process.processIdentifier
         let stop = DispatchWorkItem { if process.isRunning { kill(-group, SIGKILL) } }
-        let seconds = Double(helperTimeout.components.seconds) + Double(helperTimeout.components.attoseconds) / 1e18
-        DispatchQueue.global().asyncAfter(deadline: .now() + seconds, execute: stop)
+        DispatchQueue.global().asyncAfter(deadline: .now() + helperTimeout / .seconds(1), execute: stop)
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         stop.cancel()

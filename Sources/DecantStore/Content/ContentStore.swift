@@ -216,9 +216,7 @@ public final class ContentStore: Sendable {
         while true {
             let lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
             guard lock >= 0 else { return -1 }
-            var locked: CInt
-            repeat { locked = flock(lock, LOCK_EX) } while locked != 0 && errno == EINTR
-            guard locked == 0 else {
+            guard (try? FileDescriptor(rawValue: lock).lockExclusively(path: path)) != nil else {
                 close(lock)
                 return -1
             }
