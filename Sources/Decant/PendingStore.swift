@@ -1,3 +1,4 @@
+import DecantArchive
 import DecantIO
 import DecantOCI
 import DecantStore
@@ -12,12 +13,19 @@ final class PendingStore: @unchecked Sendable {
         /// A whole local file (the source keeps it open) that was read: link it into the store,
         /// or copy it if that turns out impossible.
         case link(any ByteSource, ContentStore)
+        /// Another writer (a pull in another process) held the blob's ingest while the layer
+        /// streamed past: the blob is there once that writer commits it. Should it give up, the
+        /// blob is read again from `reopen`, from where that writer stopped.
+        case otherWriter(ref: String, ContentStore, reopen: @Sendable (Int64) async throws -> any ByteSource)
     }
 
     let method: Method
     let digest: Digest
     let size: Int64
     let labels: [String: String]
+
+    /// How often a blob another writer holds is looked for: the same cadence as a manifest's.
+    static let otherWriterPoll: Duration = .milliseconds(50)
 
     init(_ method: Method, digest: Digest, size: Int64, labels: [String: String]) {
         self.method = method
@@ -26,7 +34,58 @@ final class PendingStore: @unchecked Sendable {
         self.labels = labels
     }
 
-    func commit() throws {
+    /// The ingest this pull took over from another writer that gave up.
+    private var takenOver: IngestWriter?
+
+    /// Makes the blob durable and visible, off the cooperative threads; `true` when this pull
+    /// wrote it, `false` when another writer did. `waiting` is called once if the blob is
+    /// another writer's and not there yet; a wait ends with `CancellationError` once the task or
+    /// `cancellation` is cancelled.
+    func commit(cancellation: CancellationFlag, waiting: @Sendable () -> Void = {}) async throws -> Bool {
+        guard case .otherWriter(let ref, let store, let reopen) = method else {
+            try await BlockingWork.run("decant-store") { [self] in try commitHere() }
+            return true
+        }
+        var announced = false
+        while true {
+            if store.contains(digest) {
+                try store.update(digest, labels: labels, fieldPaths: labels.keys.map { "labels." + $0 })
+                return false
+            }
+            guard let writer = try freeWriter(ref, in: store) else {
+                if cancellation.isCancelled { throw CancellationError() }
+                if !announced { waiting() }
+                announced = true
+                try await Task.sleep(for: Self.otherWriterPoll)
+                continue
+            }
+            // It committed between the check and the lock (look again), or it gave up: then
+            // the blob is stored from here, after what it wrote.
+            if store.contains(digest) || writer.offset > size {
+                writer.discard()
+                continue
+            }
+            let origin = try await reopen(writer.offset)
+            takenOver = writer
+            defer { takenOver = nil }
+            try await BlockingWork.run("decant-store") { [self] in
+                guard let writer = takenOver else { preconditionFailure("the ingest was taken over") }
+                try fill(writer) { buffer in try origin.read(into: buffer) }
+            }
+            return true
+        }
+    }
+
+    /// A writer for `ref`, or `nil` while another writer holds it.
+    private func freeWriter(_ ref: String, in store: ContentStore) throws -> IngestWriter? {
+        do {
+            return try store.writer(ref: ref, expected: digest, total: size)
+        } catch where error.code == .unavailable {
+            return nil
+        }
+    }
+
+    private func commitHere() throws {
         switch method {
         case .ingest(let writer):
             try writer.commit(verified: digest, size: size, labels: labels)
@@ -34,6 +93,8 @@ final class PendingStore: @unchecked Sendable {
             guard let file = source.wholeFile else { preconditionFailure("a linkable source is a whole file") }
             if try store.link(file, verified: digest, size: size, labels: labels) { return }
             try copy(file, into: store)
+        case .otherWriter:
+            preconditionFailure("another writer's blob is waited for")
         }
     }
 
@@ -41,14 +102,18 @@ final class PendingStore: @unchecked Sendable {
     /// it was opened): a copy, hashed again on the way in.
     private func copy(_ file: FileDescriptor, into store: ContentStore) throws {
         let writer = try store.writer(ref: "layer-" + digest.description, expected: digest, total: size)
+        try fill(writer) { buffer in try file.read(fromAbsoluteOffset: writer.offset, into: buffer) }
+    }
+
+    /// Writes what `read` gives until the blob is whole or `read` ends, then commits: hashed again
+    /// on the way in, so bytes that are not the blob are refused.
+    private func fill(_ writer: IngestWriter, read: (UnsafeMutableRawBufferPointer) throws -> Int) throws {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 4096)
         defer { buffer.deallocate() }
-        var offset: Int64 = writer.offset
-        while offset < size {
-            let count = try file.read(fromAbsoluteOffset: offset, into: buffer)
+        while writer.offset < size {
+            let count = try read(buffer)
             if count == 0 { break }
             try writer.write(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
-            offset += Int64(count)
         }
         try writer.commit(size: size, digest: digest, labels: labels)
     }

@@ -24,8 +24,8 @@ public struct PullResult: Sendable, Codable {
         /// that compute what the machine could do at best.
         public var stages: LayerStageTimes?
         /// Whether the content store holds the layer's blob once the pull is done: `false` for a
-        /// layer unpacked with ``PullOptions/discardUnpackedLayers``, for one another process was
-        /// storing meanwhile, and for a reused layer whose blob was never fetched.
+        /// layer unpacked with ``PullOptions/discardUnpackedLayers`` and for a reused layer whose
+        /// blob was never fetched. (A blob another process was storing meanwhile is waited for.)
         public var blobStored: Bool
     }
 

@@ -160,6 +160,7 @@ struct UnpackScheduler: Sendable {
             // Let every extraction stop (none writes any more), then remove what this pull prepared.
             pull.cancellation.cancel()
             for task in tasks.values { task.cancel() }
+            for task in stores.all { task.cancel() }
             for task in tasks.values { _ = try? await task.value }
             for task in stores.all { _ = try? await task.value }
             removeActive(active)
@@ -298,6 +299,9 @@ struct UnpackScheduler: Sendable {
         } else if let linkable = stream.linkable {
             pending = PendingStore(.link(linkable, store.content), digest: digests.compressedDigest, size: digests.compressedSize,
                                    labels: uncompressed)
+        } else if let ref = stream.otherWriter {
+            pending = PendingStore(.otherWriter(ref: ref, store.content, reopen: { [source] offset in try await source.open(layer, offset: offset) }),
+                                   digest: digests.compressedDigest, size: digests.compressedSize, labels: uncompressed)
         } else if store.content.contains(layer.digest) {
             try store.content.update(layer.digest, labels: uncompressed, fieldPaths: ["labels.containerd.io/uncompressed"])
         }
@@ -307,17 +311,31 @@ struct UnpackScheduler: Sendable {
         return .extracted(key: key, result: result, seconds: seconds, store: pending)
     }
 
-    /// Makes a layer's verified blob durable (fsync) and visible in the content store.
+    /// Makes a layer's verified blob durable (fsync) and visible in the content store, or waits
+    /// for the writer in another process that holds it.
     private func storeBlob(_ pending: PendingStore, index: Int) async throws {
         let start = options.trace?.now() ?? 0
+        let wrote: Bool
         do {
-            try await BlockingWork.run("decant-store") { try pending.commit() }
+            wrote = try await pending.commit(cancellation: pull.cancellation) { [options, reference] in
+                options.events?.emit(Event(type: "layer-blob-wait", image: reference, layer: pending.digest.description,
+                                           detail: ["reason": "another writer holds its ingest"]))
+            }
         } catch let error as StoreError {
             throw PullError(image: reference, layer: pending.digest.description, code: error.code.rawValue,
                             message: "cannot store the blob: \(error)")
+        } catch let error as RemoteError {
+            throw PullError(image: reference, layer: pending.digest.description, code: error.code.rawValue,
+                            message: "cannot read the blob again to store it: \(error.message)")
+        } catch is CancellationError {
+            throw PullError(image: reference, layer: pending.digest.description, code: "cancelled",
+                            message: "cancelled while another writer held the blob")
+        } catch {
+            throw PullError(image: reference, layer: pending.digest.description, code: "io",
+                            message: "cannot read the blob again to store it: \(error)")
         }
         options.trace?.record("store", layer: index, since: start)
-        pull.noteAdded(pending.digest)
+        if wrote { pull.noteAdded(pending.digest) }
     }
 
     /// Where a layer's bytes come from, and the ingest they are stored into on the way.
@@ -328,6 +346,8 @@ struct UnpackScheduler: Sendable {
         var remote: (any BlobStream)?
         /// A local file to link into the content store once verified, instead of a copy.
         var linkable: (any ByteSource)?
+        /// The ingest ref another writer held: the blob is stored by it, or after it.
+        var otherWriter: String?
     }
 
     /// The content store's copy when it has the blob; otherwise the source's bytes, teed into an
@@ -356,13 +376,20 @@ struct UnpackScheduler: Sendable {
             if offset == 0, let opened { return opened }
             return try await source.open(layer, offset: offset)
         }
-        // Another process writing the same blob holds its ingest: extract without storing.
         let ref = "layer-" + layer.digest.description
         // The decoding thread hashes every byte the ingest receives (and those it already had,
         // read first): the writer need not hash them again.
-        guard var writer = try? store.content.writer(ref: ref, expected: layer.digest, total: layer.size, hashing: false) else {
+        var writer: IngestWriter
+        do {
+            writer = try store.content.writer(ref: ref, expected: layer.digest, total: layer.size, hashing: false)
+        } catch where error.code == .unavailable {
+            // Another process is writing the same blob: extract it without storing, and wait for
+            // that writer afterwards.
             let origin = try await open(at: 0)
-            return BlobStreams(source: origin, remote: origin as? any BlobStream)
+            return BlobStreams(source: origin, remote: origin as? any BlobStream, otherWriter: ref)
+        } catch {
+            throw PullError(image: reference, layer: layer.digest.description, code: error.code.rawValue,
+                            message: "cannot store the blob: \(error)")
         }
         if writer.offset > layer.size {
             writer.discard()
