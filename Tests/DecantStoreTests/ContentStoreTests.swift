@@ -2,6 +2,7 @@ import DecantOCI
 import DecantStore
 import DecantTestSupport
 import Foundation
+import Synchronization
 import Testing
 
 @Suite struct ContentStoreTests {
@@ -113,6 +114,34 @@ import Testing
             for try await info in group { #expect(info.digest == digest) }
         }
         #expect(writes.value == 1)
+    }
+
+    /// Writers of one ref in four stores on one root, as in four processes, each taking the ingest
+    /// and giving it up again over and over: a writer that comes while the other removes the
+    /// ingest directory finds it busy or gets it, never an error (the lock it took must be on
+    /// the file that is there, not on the one just removed).
+    @Test func aWriterArrivingWhileTheIngestIsRemovedGetsItOrWaits() throws {
+        let fixture = try StoreFixture("content-churn")
+        let stores = [fixture.store] + (try (1..<4).map { _ in try Store(layout: StoreLayout(root: fixture.root)) })
+        let errors = Mutex<[String]>([])
+        let taken = Counter()
+        let deadline = ContinuousClock.now + .seconds(2)
+        let threads = stores.map { store in
+            Thread {
+                while ContinuousClock.now < deadline {
+                    do throws(StoreError) {
+                        try store.content.writer(ref: "churn", total: 1).discard()
+                        taken.increment()
+                    } catch {
+                        if error.code != .unavailable { errors.withLock { $0.append("\(error)") } }
+                    }
+                }
+            }
+        }
+        for thread in threads { thread.start() }
+        while threads.contains(where: { !$0.isFinished }) { Thread.sleep(forTimeInterval: 0.01) }
+        #expect(errors.withLock { $0 }.isEmpty, "\(errors.withLock { Array($0.prefix(3)) })")
+        #expect(taken.value > 100)
     }
 
     /// Writers of one blob in three stores on one root, as in three processes: the first gives

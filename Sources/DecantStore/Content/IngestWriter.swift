@@ -39,20 +39,8 @@ public final class IngestWriter {
         self.expected = expected
         self.total = total
         self.directory = directory
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        } catch {
-            throw StoreError(.io, "cannot create the ingest directory for \(ref)", describing: error)
-        }
+        lock = try Self.lockDirectory(directory, ref: ref)
         let root = FileDescriptor(rawValue: AT_FDCWD)
-        do {
-            lock = OwnedDescriptor(taking: try root.openEntry(directory + "/lock", flags: O_RDWR | O_CREAT, mode: 0o600))
-        } catch {
-            throw StoreError(.io, "cannot open the ingest lock for \(ref)", describing: error)
-        }
-        if flock(lock.rawValue, LOCK_EX | LOCK_NB) != 0 {
-            throw StoreError(.unavailable, "ref \(ref) is locked: another writer is ingesting it")
-        }
         do {
             data = OwnedDescriptor(taking: try root.openEntry(directory + "/data", flags: O_RDWR | O_CREAT, mode: 0o600))
             try Self.writeSmallFile(directory + "/ref", ref)
@@ -67,6 +55,45 @@ public final class IngestWriter {
         try rehashExisting()
         if let total, total - offset >= Int64(DirectFileAppender.chunkSize) {
             direct = Self.directAppender(directory + "/data", offset: offset)
+        }
+    }
+
+    /// Makes the ingest directory and locks it, again if it was removed meanwhile: a writer that
+    /// commits or gives up removes the directory while it still holds the lock, so a lock taken
+    /// on the file it removed would guard nothing.
+    private static func lockDirectory(_ directory: String, ref: String) throws(StoreError) -> OwnedDescriptor {
+        let path = directory + "/lock"
+        for _ in 0..<100 {
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            } catch {
+                throw StoreError(.io, "cannot create the ingest directory for \(ref)", describing: error)
+            }
+            let lock: OwnedDescriptor
+            do {
+                guard let opened = try openUnlessRemoved(path) else { continue }
+                lock = opened
+            } catch {
+                throw StoreError(.io, "cannot open the ingest lock for \(ref)", describing: error)
+            }
+            if flock(lock.rawValue, LOCK_EX | LOCK_NB) != 0 {
+                throw StoreError(.unavailable, "ref \(ref) is locked: another writer is ingesting it")
+            }
+            var held = stat()
+            var named = stat()
+            if fstat(lock.rawValue, &held) == 0, stat(path, &named) == 0, held.st_ino == named.st_ino, held.st_dev == named.st_dev {
+                return lock
+            }
+        }
+        throw StoreError(.unavailable, "ref \(ref) is locked: its ingest keeps being removed and made again")
+    }
+
+    /// `path` opened (made if need be), or `nil` when its directory was removed meanwhile.
+    private static func openUnlessRemoved(_ path: String) throws(SystemCallError) -> OwnedDescriptor? {
+        do {
+            return OwnedDescriptor(taking: try FileDescriptor(rawValue: AT_FDCWD).openEntry(path, flags: O_RDWR | O_CREAT, mode: 0o600))
+        } catch where error.errno == .noSuchFileOrDirectory {
+            return nil
         }
     }
 
