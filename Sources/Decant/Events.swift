@@ -12,9 +12,10 @@ public struct Event: Sendable, Codable {
     public var time: Date
     /// `image-create`, `image-update`, `snapshot-prepare`, `snapshot-commit`, `snapshot-remove`,
     /// `unpack-start`, `unpack-finish`, `layer-extracted`, `layer-reused`, `layer-resume`,
-    /// `layer-blob-wait` (the layer's blob is being stored by another process: the pull waits for
-    /// it before recording the image), `unpack-concurrency` (a registry pull lets one more layer
-    /// start because the network keeps the ones in flight waiting).
+    /// `layer-blob-wait` (another writer, usually a pull in another process, is storing the
+    /// layer's blob: the pull waits for it before recording the image), `unpack-concurrency` (a
+    /// registry pull lets one more layer start because the network keeps the ones in flight
+    /// waiting).
     public var type: String
     public var image: String?
     public var layer: String?

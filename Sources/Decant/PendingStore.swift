@@ -24,9 +24,6 @@ final class PendingStore: @unchecked Sendable {
     let size: Int64
     let labels: [String: String]
 
-    /// How often a blob another writer holds is looked for: the same cadence as a manifest's.
-    static let otherWriterPoll: Duration = .milliseconds(50)
-
     init(_ method: Method, digest: Digest, size: Int64, labels: [String: String]) {
         self.method = method
         self.digest = digest
@@ -34,55 +31,18 @@ final class PendingStore: @unchecked Sendable {
         self.labels = labels
     }
 
-    /// The ingest this pull took over from another writer that gave up.
-    private var takenOver: IngestWriter?
+    /// The ingest this pull took over from another writer that gave up, handed from the thread
+    /// that waited for it to the one that fills it (an `IngestWriter` is not `Sendable`).
+    var takenOver: IngestWriter?
 
     /// Makes the blob durable and visible, off the cooperative threads; `true` when this pull
-    /// wrote it, `false` when another writer did. `waiting` is called once if the blob is
-    /// another writer's and not there yet; a wait ends with `CancellationError` once the task or
-    /// `cancellation` is cancelled.
-    func commit(cancellation: CancellationFlag, waiting: @Sendable () -> Void = {}) async throws -> Bool {
-        guard case .otherWriter(let ref, let store, let reopen) = method else {
-            try await BlockingWork.run("decant-store") { [self] in try commitHere() }
-            return true
+    /// wrote it, `false` when another writer did (see ``storeAfterOtherWriter(ref:in:reopen:cancellation:events:)``).
+    func commit(cancellation: CancellationFlag, events: OtherWriterEvents = OtherWriterEvents()) async throws -> Bool {
+        if case .otherWriter(let ref, let store, let reopen) = method {
+            return try await storeAfterOtherWriter(ref: ref, in: store, reopen: reopen, cancellation: cancellation, events: events)
         }
-        var announced = false
-        while true {
-            if store.contains(digest) {
-                try store.update(digest, labels: labels, fieldPaths: labels.keys.map { "labels." + $0 })
-                return false
-            }
-            guard let writer = try freeWriter(ref, in: store) else {
-                if cancellation.isCancelled { throw CancellationError() }
-                if !announced { waiting() }
-                announced = true
-                try await Task.sleep(for: Self.otherWriterPoll)
-                continue
-            }
-            // It committed between the check and the lock (look again), or it gave up: then
-            // the blob is stored from here, after what it wrote.
-            if store.contains(digest) || writer.offset > size {
-                writer.discard()
-                continue
-            }
-            let origin = try await reopen(writer.offset)
-            takenOver = writer
-            defer { takenOver = nil }
-            try await BlockingWork.run("decant-store") { [self] in
-                guard let writer = takenOver else { preconditionFailure("the ingest was taken over") }
-                try fill(writer) { buffer in try origin.read(into: buffer) }
-            }
-            return true
-        }
-    }
-
-    /// A writer for `ref`, or `nil` while another writer holds it.
-    private func freeWriter(_ ref: String, in store: ContentStore) throws -> IngestWriter? {
-        do {
-            return try store.writer(ref: ref, expected: digest, total: size)
-        } catch where error.code == .unavailable {
-            return nil
-        }
+        try await BlockingWork.run("decant-store") { [self] in try commitHere() }
+        return true
     }
 
     private func commitHere() throws {
@@ -107,7 +67,7 @@ final class PendingStore: @unchecked Sendable {
 
     /// Writes what `read` gives until the blob is whole or `read` ends, then commits: hashed again
     /// on the way in, so bytes that are not the blob are refused.
-    private func fill(_ writer: IngestWriter, read: (UnsafeMutableRawBufferPointer) throws -> Int) throws {
+    func fill(_ writer: IngestWriter, read: (UnsafeMutableRawBufferPointer) throws -> Int) throws {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 4096)
         defer { buffer.deallocate() }
         while writer.offset < size {

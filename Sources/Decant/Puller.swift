@@ -123,6 +123,7 @@ final class PullContext: @unchecked Sendable {
     let cancellation = CancellationFlag()
     private let lock = NSLock()
     private var added: [Digest] = []
+    private var stoppedBy: PullError?
 
     init(reference: String, store: Store, options: PullOptions) {
         self.reference = reference
@@ -146,6 +147,18 @@ final class PullContext: @unchecked Sendable {
             throw PullError(image: reference, code: error.code.rawValue, message: "cannot lease what the pull uses: \(error)")
         }
     }
+
+    /// Stops the pull's other work at once because of `error`, which is then what the pull
+    /// reports rather than the cancellations it caused (unless it was stopping already).
+    func stop(because error: PullError) {
+        lock.withLock {
+            if stoppedBy == nil && !cancellation.isCancelled { stoppedBy = error }
+            cancellation.cancel()
+        }
+    }
+
+    /// The error that stopped the pull, if ``stop(because:)`` did.
+    var stopCause: PullError? { lock.withLock { stoppedBy } }
 
     /// Notes a blob this pull stored (it was protected before), for ``discardNewContent()``.
     func noteAdded(_ digest: Digest) {

@@ -166,7 +166,7 @@ struct UnpackScheduler: Sendable {
             removeActive(active)
             removeCommitted(committedHere)
             for key in claimed.all { await UnpackCoordinator.shared.finish(key, committed: false) }
-            throw error
+            throw pull.stopCause ?? error
         }
         await stopTicker()
         return results
@@ -312,30 +312,44 @@ struct UnpackScheduler: Sendable {
     }
 
     /// Makes a layer's verified blob durable (fsync) and visible in the content store, or waits
-    /// for the writer in another process that holds it.
+    /// for the other writer that holds it.
     private func storeBlob(_ pending: PendingStore, index: Int) async throws {
         let start = options.trace?.now() ?? 0
+        let layer = pending.digest.description
+        let events = OtherWriterEvents(
+            waiting: { [options, reference] in
+                options.events?.emit(Event(type: "layer-blob-wait", image: reference, layer: layer,
+                                           detail: ["reason": "another writer holds its ingest"]))
+            },
+            resuming: { [options, reference] offset in
+                options.events?.emit(Event(type: "layer-resume", image: reference, layer: layer,
+                                           detail: ["offset": String(offset), "reason": "its other writer gave up"]))
+            })
         let wrote: Bool
         do {
-            wrote = try await pending.commit(cancellation: pull.cancellation) { [options, reference] in
-                options.events?.emit(Event(type: "layer-blob-wait", image: reference, layer: pending.digest.description,
-                                           detail: ["reason": "another writer holds its ingest"]))
-            }
-        } catch let error as StoreError {
-            throw PullError(image: reference, layer: pending.digest.description, code: error.code.rawValue,
-                            message: "cannot store the blob: \(error)")
-        } catch let error as RemoteError {
-            throw PullError(image: reference, layer: pending.digest.description, code: error.code.rawValue,
-                            message: "cannot read the blob again to store it: \(error.message)")
-        } catch is CancellationError {
-            throw PullError(image: reference, layer: pending.digest.description, code: "cancelled",
-                            message: "cancelled while another writer held the blob")
+            wrote = try await pending.commit(cancellation: pull.cancellation, events: events)
         } catch {
-            throw PullError(image: reference, layer: pending.digest.description, code: "io",
-                            message: "cannot read the blob again to store it: \(error)")
+            // The pull fails: the other layers, and a store waiting for another writer, stop now.
+            let failure = storeFailure(error, layer: layer)
+            pull.stop(because: failure)
+            throw failure
         }
         options.trace?.record("store", layer: index, since: start)
         if wrote { pull.noteAdded(pending.digest) }
+    }
+
+    private func storeFailure(_ error: any Error, layer: String) -> PullError {
+        switch error {
+        case let error as StoreError:
+            PullError(image: reference, layer: layer, code: error.code.rawValue, message: "cannot store the blob: \(error)")
+        case let error as RemoteError:
+            PullError(image: reference, layer: layer, code: error.code.rawValue,
+                      message: "cannot read the blob again to store it: \(error.message)")
+        case is CancellationError:
+            PullError(image: reference, layer: layer, code: "cancelled", message: "cancelled while another writer held the blob")
+        default:
+            PullError(image: reference, layer: layer, code: "io", message: "cannot store the blob: \(error)")
+        }
     }
 
     /// Where a layer's bytes come from, and the ingest they are stored into on the way.

@@ -38,7 +38,7 @@ final class ProgressPrinter: EventSink, @unchecked Sendable {
             case "layer-reused":
                 line("  reused    \(layer)  already unpacked")
             case "layer-blob-wait":
-                line("  waiting   \(layer)  another process is storing its blob")
+                line("  waiting   \(layer)  another writer is storing its blob")
             case "snapshot-commit":
                 if terminal { markDone(layer, "committed") } else {
                     line("  committed \(String((event.snapshot ?? "").prefix(19)))")

@@ -31,6 +31,14 @@ struct ImageFixtures: Sendable {
     func image(_ name: String) -> Image { images.first { $0.name == name }! }
     func path(_ relative: String) -> String { directory.appendingPathComponent(relative).path }
 
+    /// The layer of `image` whose blob is the biggest, with the blob's bytes.
+    func biggestLayer(_ image: String) throws -> (layer: Image.Layer, bytes: [UInt8]) {
+        let blobs = try self.image(image).layers.map { layer in
+            (layer, try [UInt8](Data(contentsOf: URL(fileURLWithPath: path("\(image)/blobs/sha256/\(layer.digest.dropFirst("sha256:".count))")))))
+        }
+        return blobs.max { $0.1.count < $1.1.count }!
+    }
+
     /// containerd's dump of a tree of an image: `layer-<i>`, `merged`, `native-merged`.
     func reference(_ image: String, _ tree: String) -> URL {
         directory.appendingPathComponent("ref/\(image)/\(tree).json")

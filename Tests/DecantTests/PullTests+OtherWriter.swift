@@ -7,8 +7,8 @@ import Synchronization
 import Testing
 
 extension PullTests {
-    /// shared-a's top layer blob, half written into `store` by another process's writer (a store
-    /// of its own on the same root), and a pull of shared-a started after it, waiting for it.
+    /// multi's biggest layer blob, half written into `store` by another process's writer (a store
+    /// of its own on the same root), and a pull of multi started after it, waiting for it.
     private struct HeldBlob {
         var reference: String
         var layer: ImageFixtures.Image.Layer
@@ -17,6 +17,7 @@ extension PullTests {
         var writer: IngestWriter?
         var pulling: Task<PullResult, any Error>
         var ended: Ended
+        var events: EventLog
     }
 
     private final class Ended: Sendable {
@@ -25,14 +26,13 @@ extension PullTests {
         var isSet: Bool { flag.load(ordering: .acquiring) }
     }
 
-    private func pullWhileAnotherWriterHoldsABlob(_ fixtures: ImageFixtures, store: Store) async throws -> HeldBlob {
-        let layout = fixtures.path("shared-a")
-        let layer = try #require(fixtures.image("shared-a").layers.last)
+    private func pullWhileAnotherWriterHoldsABlob(_ fixtures: ImageFixtures, store: Store, writing part: (([UInt8]) -> [UInt8])? = nil) async throws -> HeldBlob {
+        let layout = fixtures.path("multi")
+        let (layer, bytes) = try fixtures.biggestLayer("multi")
         let digest = try #require(Digest(layer.digest))
-        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: "\(layout)/blobs/sha256/\(digest.encoded)")))
         let other = try Store(layout: StoreLayout(root: store.layout.root))
         let writer = try other.content.writer(ref: "layer-" + layer.digest, expected: digest, total: Int64(bytes.count))
-        try writer.write(Array(bytes[..<(bytes.count / 2)]))
+        try writer.write(part?(bytes) ?? Array(bytes[..<(bytes.count / 2)]))
 
         let reference = "oci:\(layout):latest"
         let events = EventLog()
@@ -45,20 +45,30 @@ extension PullTests {
         #expect(waits, "the pull waits for the other writer")
         try await Task.sleep(for: .milliseconds(300))
         #expect(try store.images.list().isEmpty, "no image is recorded before its blobs are stored")
-        return HeldBlob(reference: reference, layer: layer, digest: digest, bytes: bytes, writer: writer, pulling: pulling, ended: ended)
+        return HeldBlob(reference: reference, layer: layer, digest: digest, bytes: bytes, writer: writer, pulling: pulling, ended: ended, events: events)
+    }
+
+    /// What the other writer does once the pull waits for it.
+    enum OtherWriter: String, CaseIterable, Sendable {
+        case commits
+        case givesUp
+        /// Gives up, and what it wrote is not the blob's start (torn by a crash, say).
+        case givesUpWithWrongBytes
     }
 
     /// A layer blob that another process is writing into the store when the pull reads the layer
     /// (two node agents pulling images with one base at once): the pull extracts the layer from
     /// its source without storing it, then waits for that writer before it records the image.
     /// When that writer commits, its blob serves; when it gives up, the pull stores the blob
-    /// itself, after the part that writer left. Either way the image's blobs are all there.
-    @Test(arguments: [true, false]) func aBlobAnotherWriterHoldsIsThereWhenThePullEnds(otherWriterCommits: Bool) async throws {
+    /// itself, after the part that writer left (all of it again if that part is wrong). Either
+    /// way the image's blobs are all there.
+    @Test(arguments: OtherWriter.allCases) func aBlobAnotherWriterHoldsIsThereWhenThePullEnds(other: OtherWriter) async throws {
         let fixtures = try ImageFixtures.get()
         let (scratch, store) = try freshStore("other-writer")
         defer { withExtendedLifetime(scratch) {} }
-        var held = try await pullWhileAnotherWriterHoldsABlob(fixtures, store: store)
-        if otherWriterCommits {
+        let wrong: (([UInt8]) -> [UInt8])? = other == .givesUpWithWrongBytes ? { bytes in [UInt8](repeating: 0x5a, count: bytes.count / 2) } : nil
+        var held = try await pullWhileAnotherWriterHoldsABlob(fixtures, store: store, writing: wrong)
+        if other == .commits {
             try held.writer?.write(Array(held.bytes[(held.bytes.count / 2)...]))
             try held.writer?.commit()
         }
@@ -66,7 +76,7 @@ extension PullTests {
         held.writer = nil
 
         let result = try await held.pulling.value
-        let image = fixtures.image("shared-a")
+        let image = fixtures.image("multi")
         #expect(result.layers.map(\.chainID.description) == image.chainIDs)
         #expect(result.layers.map(\.blobStored) == image.layers.map { _ in true })
         #expect(try store.images.list().map(\.name) == [held.reference])
@@ -76,6 +86,9 @@ extension PullTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == Data(held.bytes))
         #expect(try store.content.ingests().isEmpty)
         #expect(try store.leases.list().isEmpty)
+        let resumed = held.events.all.filter { $0.type == "layer-resume" && $0.layer == held.layer.digest }
+        #expect(resumed.map { $0.detail?["offset"] } == (other == .commits ? [] : [String(held.bytes.count / 2)]),
+                "a writer that gave up is resumed after its bytes")
     }
 
     /// Cancelled while it waits for another writer's blob, a pull ends at once and leaves the

@@ -323,6 +323,45 @@ import Testing
         #expect(store.content.contains(biggest.digest))
     }
 
+    /// A layer blob that another process held half-written, then gave up on: the pull, which
+    /// extracted the layer from the registry meanwhile, asks only for the rest again (a Range
+    /// request from where that writer stopped) and stores the blob.
+    @Test func aBlobAnotherWriterGaveUpOnIsFetchedAgainFromWhereItStopped() async throws {
+        let fixtures = try ImageFixtures.get()
+        let registry = try RegistryServer("plain")
+        try registry.push(layout: fixtures.path("multi"), to: "team/other-writer:v1")
+        let proxy = try FaultProxy(upstream: registry, faults: [])
+        let (scratch, store) = try freshStore("registry-other-writer")
+        defer { withExtendedLifetime(scratch) {} }
+        let (layer, bytes) = try fixtures.biggestLayer("multi")
+        let digest = try #require(Digest(layer.digest))
+        let half = bytes.count / 2
+        let other = try Store(layout: StoreLayout(root: store.layout.root))
+        var writer: IngestWriter? = try other.content.writer(ref: "layer-" + layer.digest, expected: digest, total: Int64(bytes.count))
+        try writer?.write(Array(bytes[..<half]))
+
+        let events = EventLog()
+        var options = try options()
+        options.events = events
+        let pulling = Task { [options] in try await Puller(store: store).pull("\(proxy.host)/team/other-writer:v1", options: options) }
+        let waits = try await eventually { events.all.contains { $0.type == "layer-blob-wait" && $0.layer == layer.digest } }
+        #expect(waits, "the pull waits for the other writer")
+        writer = nil
+        let result = try await pulling.value
+
+        #expect(result.layers.map(\.chainID.description) == fixtures.image("multi").chainIDs)
+        #expect(result.layers.map(\.blobStored) == result.layers.map { _ in true })
+        let path = try store.content.path(of: digest)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == Data(bytes))
+        #expect(try store.content.ingests().isEmpty)
+        let fetches = try proxy.requests().filter {
+            $0["method"] as? String == "GET" && ($0["path"] as? String)?.hasSuffix("/blobs/\(layer.digest)") == true
+        }
+        #expect(fetches.map { $0["range"] as? String } == [nil, "bytes=\(half)-"], "\(fetches)")
+        #expect(fetches.last?["status"] as? Int == 206)
+        #expect(fetches.last?["bytes"] as? Int == bytes.count - half)
+    }
+
     @Test func discardedLayersAreUnpackedButNeverStored() async throws {
         let fixtures = try ImageFixtures.get()
         let registry = try RegistryServer("plain")
