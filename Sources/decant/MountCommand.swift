@@ -31,9 +31,13 @@ struct MountCommand: ParsableCommand {
             let labels = [Self.targetLabel: target]
             let mounts = rw ? try snapshots.prepare(key, parent: top.description, labels: labels)
                 : try snapshots.view(key, parent: top.description, labels: labels)
-            for mount in mounts {
+            for whole in mounts {
+                // An image of many layers names more directories than mount(2) takes: they are
+                // then given relative to their common directory, which mount runs in.
+                let (mount, directory) = whole.compacted()
                 let process = Process()
                 process.executableURL = URL(fileURLWithPath: "/bin/mount")
+                if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
                 var arguments = ["-t", mount.type == "bind" ? "none" : mount.type, mount.source, target]
                 let options = mount.options + (mount.type == "bind" ? ["bind"] : [])
                 if !options.isEmpty { arguments += ["-o", options.joined(separator: ",")] }
@@ -42,7 +46,7 @@ struct MountCommand: ParsableCommand {
                 process.waitUntilExit()
                 if process.terminationStatus != 0 {
                     try? snapshots.remove(key)
-                    throw StoreError(.io, "mount \(arguments.joined(separator: " ")) failed")
+                    throw StoreError(.io, "\(directory.map { "in \($0): " } ?? "")mount \(arguments.joined(separator: " ")) failed")
                 }
             }
             try self.store.print(["snapshot": key, "target": target]) { "\(reference) mounted at \(target) (snapshot \(key))\n" }

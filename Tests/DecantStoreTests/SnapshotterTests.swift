@@ -88,6 +88,27 @@ import Testing
         #expect(throws: StoreError.self) { try overlay.remove("base") }
     }
 
+    /// A mount whose options are too long for mount(2) names its directories relative to their
+    /// common directory, which mount runs in (the command says so); a short one stays as it is.
+    @Test func aMountTooLongForMount2IsMadeFromTheLayersDirectory() {
+        let home = "/var/lib/decant/snapshots/overlay"
+        let short = Mount(type: "overlay", source: "overlay", options: ["lowerdir=\(home)/2/fs:\(home)/1/fs"])
+        #expect(short.compacted().directory == nil && short.compacted().mount == short)
+        #expect(!short.command(target: "/mnt").hasPrefix("cd "))
+
+        let lower = (1...150).reversed().map { "\(home)/\($0)/fs" }
+        let long = Mount(type: "overlay", source: "overlay", options: [
+            "index=off", "workdir=\(home)/151/work", "upperdir=\(home)/151/fs", "lowerdir=" + lower.joined(separator: ":"),
+        ])
+        #expect(long.options.joined(separator: ",").utf8.count > Mount.optionLimit)
+        let (compacted, directory) = long.compacted()
+        #expect(directory == home)
+        #expect(compacted.options == ["index=off", "workdir=151/work", "upperdir=151/fs",
+                                      "lowerdir=" + (1...150).reversed().map { "\($0)/fs" }.joined(separator: ":")])
+        #expect(compacted.options.joined(separator: ",").utf8.count < Mount.optionLimit)
+        #expect(long.command(target: "/mnt").hasPrefix("cd \(home) && mount -t overlay overlay /mnt -o index=off,workdir=151/work,"))
+    }
+
     @Test func refusalsNameWhatIsWrong() throws {
         let fixture = try StoreFixture("refusals")
         let overlay = fixture.store.overlay

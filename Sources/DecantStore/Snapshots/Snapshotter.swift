@@ -74,11 +74,19 @@ public struct Mount: Sendable, Codable, Equatable {
     public var source: String
     public var options: [String]
 
-    /// The `mount(8)` command that mounts this at `target`.
+    public init(type: String, source: String, options: [String]) {
+        self.type = type
+        self.source = source
+        self.options = options
+    }
+
+    /// The `mount(8)` command that mounts this at `target`: run from the layers' common
+    /// directory when the options are too long otherwise (see ``compacted()``).
     public func command(target: String) -> String {
-        var words = ["mount", "-t", type, source, target]
-        if !options.isEmpty { words += ["-o", options.joined(separator: ",")] }
-        return words.joined(separator: " ")
+        let (mount, directory) = compacted()
+        var words = ["mount", "-t", mount.type, mount.source, target]
+        if !mount.options.isEmpty { words += ["-o", mount.options.joined(separator: ",")] }
+        return (directory.map { "cd \($0) && " } ?? "") + words.joined(separator: " ")
     }
 }
 
