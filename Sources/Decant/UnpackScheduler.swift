@@ -25,6 +25,7 @@ struct UnpackScheduler: Sendable {
     let snapshotter: any Snapshotter
 
     let progress = ProgressBoard()
+    private let lineage = SnapshotLineage()
 
     private var store: Store { pull.store }
     private var options: PullOptions { pull.options }
@@ -477,12 +478,7 @@ struct UnpackScheduler: Sendable {
 
     /// containerd's `WithParents`, now that the lower layers are committed.
     private func fixParents(_ directories: [String], in directory: String, parent: String, layer: String) throws {
-        var lowers: [FilePath] = []
-        var next: String? = parent
-        while let name = next {
-            lowers.append(FilePath(try snapshotter.directory(name)))
-            next = try snapshotter.stat(name).parent
-        }
+        let lowers = try lineage.directories(from: parent, in: snapshotter).map { FilePath($0) }
         do {
             try ParentFixups.apply(directories, in: FilePath(directory), lowers: lowers)
         } catch {
