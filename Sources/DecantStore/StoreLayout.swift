@@ -17,10 +17,13 @@ public struct StoreLayout: Sendable {
     /// The default root, as containerd's is `/var/lib/containerd`.
     public static let defaultRoot = "/var/lib/decant"
 
+    /// Absolute: the paths a store hands out (snapshot directories, mount options) must mean
+    /// the same thing from any working directory.
     public let root: String
 
+    /// `root` relative to the working directory is made absolute.
     public init(root: String) {
-        self.root = root
+        self.root = URL(fileURLWithPath: root).standardizedFileURL.path
     }
 
     /// `--root`, else `DECANT_ROOT`, else the default.
