@@ -49,9 +49,10 @@ public final class Puller: Sendable {
         let start = ContinuousClock.now
         let reference = pull.reference
         let options = pull.options
-        let lease = try store.leases.create(labels: ["decant.pull": reference], expiration: 24 * 3600)
+        // Held: a pull that is killed leaves a lease the next collection deletes at once.
+        let lease = try store.leases.createHeld(labels: ["decant.pull": reference], expiration: 24 * 3600)
         pull.lease = lease.id
-        defer { try? store.leases.delete(lease.id) }
+        defer { try? lease.release() }
         do {
             let resolveStart = options.trace?.now() ?? 0
             let image = try await pull.fetchMetadata(from: source)

@@ -19,6 +19,17 @@ extension FileDescriptor {
         try lock(LOCK_SH, path: path)
     }
 
+    /// Takes this file's exclusive `flock(2)` lock if no other open file description holds it:
+    /// `false` when one does, without waiting.
+    public func tryLockExclusively(path: String) throws(SystemCallError) -> Bool {
+        while flock(rawValue, LOCK_EX | LOCK_NB) != 0 {
+            let error = Errno(rawValue: errno)
+            if error == .wouldBlock { return false }
+            guard error == .interrupted else { throw SystemCallError("flock", path: path, errno: error) }
+        }
+        return true
+    }
+
     private func lock(_ operation: CInt, path: String) throws(SystemCallError) {
         while flock(rawValue, operation) != 0 {
             let error = Errno(rawValue: errno)

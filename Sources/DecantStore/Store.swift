@@ -22,7 +22,7 @@ public final class Store: Sendable {
         metadata = try MetadataStore(path: layout.database)
         content = ContentStore(layout: layout, metadata: metadata)
         images = ImageStore(metadata: metadata)
-        leases = LeaseManager(metadata: metadata)
+        leases = LeaseManager(metadata: metadata, holders: layout.leaseHolders)
         overlay = OverlaySnapshotter(layout: layout, metadata: metadata)
         native = NativeSnapshotter(layout: layout, metadata: metadata)
     }

@@ -8,6 +8,7 @@ import SystemPackage
 /// metadata.db                    SQLite, WAL
 /// events.log, events.log.1       what pulls did, as JSON lines (the second: the one before)
 /// gc.lock                        held by a garbage collection, and shortly by pulls (flock)
+/// leases/<id>                    held (flock) by the process a lease belongs to, while it runs
 /// content/blobs/sha256/<hex>     blobs by digest
 /// content/ingest/<ref hash>/     partial writes, resumable
 /// snapshots/overlay/<id>/fs      upper dir (and <id>/work while active)
@@ -34,6 +35,8 @@ public struct StoreLayout: Sendable {
     public var database: String { root + "/metadata.db" }
     /// See ``CollectionLock``.
     public var collectionLock: String { root + "/gc.lock" }
+    /// See ``HeldLease``.
+    public var leaseHolders: String { root + "/leases" }
     public var blobs: String { root + "/content/blobs/sha256" }
     public var ingests: String { root + "/content/ingest" }
     /// The store's event log, which `decant pull` appends to and `decant events` prints.
@@ -46,7 +49,7 @@ public struct StoreLayout: Sendable {
 
     /// Creates the directories that must exist before anything is written.
     func create() throws {
-        for directory in [root, blobs, ingests, snapshots("overlay"), snapshots("native")] {
+        for directory in [root, leaseHolders, blobs, ingests, snapshots("overlay"), snapshots("native")] {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
                                                     attributes: [.posixPermissions: 0o711])
         }

@@ -75,6 +75,7 @@ struct GCCommand: ParsableCommand {
                 var text = report.content.map { "\(verb) content \($0.digest) (\(Table.size($0.size)))\n" }.joined()
                 text += report.snapshots.map { "\(verb) snapshot \($0.snapshotter)/\($0.key) (\(Table.size($0.size)))\n" }.joined()
                 text += report.expiredLeases.map { "\(verb) expired lease \($0)\n" }.joined()
+                text += report.abandonedLeases.map { "\(verb) lease \($0): the process holding it has ended\n" }.joined()
                 text += report.ingests.map { "\(verb) stale ingest \($0)\n" }.joined()
                 text += "\(report.content.count) blobs, \(report.snapshots.count) snapshots, \(Table.size(report.bytesFreed)) \(dryRun ? "would be freed" : "freed")\n"
                 return text

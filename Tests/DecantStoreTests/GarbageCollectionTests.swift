@@ -4,6 +4,10 @@ import DecantTestSupport
 import Foundation
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 @Suite struct GarbageCollectionTests {
     private func blob(_ store: Store, _ text: String, labels: [String: String] = [:]) throws -> Digest {
         let bytes = Array(text.utf8)
@@ -76,6 +80,55 @@ import Testing
         let report = try GarbageCollector(store: store).collect(dryRun: false)
         #expect(report.snapshots.map(\.key) == ["extract-abc sha256:1"])
         #expect(try store.overlay.walk(filters: []).map(\.name).sorted() == ["extract-def sha256:2", "user-work"])
+    }
+
+    /// A held lease lasts while its holder does, expiry or not: a collection keeps what it holds,
+    /// and deletes it (its lock file too) as soon as the holder has gone without releasing it.
+    /// A lease made without a holder stays until it expires, as before; a lock file left with no
+    /// lease goes, unless someone holds it.
+    @Test func aHeldLeaseGoesWhenItsHolderHasEnded() throws {
+        let fixture = try StoreFixture("gc-held")
+        let store = fixture.store
+        let kept = try blob(store, "held while its holder runs")
+        let dropped = try blob(store, "held by a holder that ended")
+        var running: HeldLease? = try store.leases.createHeld(labels: ["decant.pull": "a"], expiration: 3600)
+        var ended: HeldLease? = try store.leases.createHeld(labels: ["decant.pull": "b"], expiration: 3600)
+        let runningID = try #require(running?.id)
+        let endedID = try #require(ended?.id)
+        try store.leases.addResource(LeaseResource(type: "content", id: kept.description), to: runningID)
+        try store.leases.addResource(LeaseResource(type: "content", id: dropped.description), to: endedID)
+        _ = try store.leases.create(id: "unheld")
+        let holders = store.layout.leaseHolders
+        #expect(try FileManager.default.contentsOfDirectory(atPath: holders).sorted() == [runningID, endedID].sorted())
+
+        let whileRunning = try GarbageCollector(store: store).collect(dryRun: false)
+        #expect(whileRunning.abandonedLeases.isEmpty && whileRunning.content.isEmpty, "\(whileRunning)")
+
+        // As the process's exit would: the lock file is closed, the lease is still there.
+        ended = nil
+        let stray = holders + "/decant-stray"
+        FileManager.default.createFile(atPath: stray, contents: nil)
+        let busy = holders + "/decant-being-made"
+        FileManager.default.createFile(atPath: busy, contents: nil)
+        let busyLock = try #require(FileHandle(forUpdatingAtPath: busy))
+        #expect(flock(busyLock.fileDescriptor, LOCK_EX) == 0)
+
+        let dry = try GarbageCollector(store: store).collect(dryRun: true)
+        #expect(dry.abandonedLeases == [endedID] && dry.content.map(\.digest) == [dropped.description], "\(dry)")
+        #expect(try store.leases.list().count == 3 && FileManager.default.fileExists(atPath: stray))
+
+        let report = try GarbageCollector(store: store).collect(dryRun: false)
+        #expect(report.abandonedLeases == [endedID], "\(report)")
+        #expect(report.content.map(\.digest) == [dropped.description])
+        #expect(store.content.contains(kept))
+        #expect(try store.leases.list().map(\.id).sorted() == [runningID, "unheld"].sorted())
+        #expect(try FileManager.default.contentsOfDirectory(atPath: holders).sorted() == ["decant-being-made", runningID].sorted())
+
+        try running?.release()
+        running = nil
+        #expect(try store.leases.list().map(\.id) == ["unheld"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: holders) == ["decant-being-made"])
+        try busyLock.close()
     }
 
     /// Partial blobs stay for resuming while recent or being written, and go once stale.

@@ -52,3 +52,43 @@ extension PullTests {
         }
     }
 }
+
+extension PullTests {
+    /// A pull killed (SIGKILL, in the middle of committing a layer) cannot release its lease, but
+    /// the next `decant gc` sees the process has ended and removes what it left at once —
+    /// extraction snapshots, stored blobs, the lease — instead of a day later when the lease
+    /// expires; and the next pull starts from a clean store.
+    @Test func theNextCollectionCleansUpAfterAKilledPull() throws {
+        let fixtures = try ImageFixtures.get()
+        let scratch = try Scratch("killed-pull")
+        let root = scratch.url.appendingPathComponent("root").path
+        let reference = "oci:" + fixtures.path("multi") + ":latest"
+        func decant(_ arguments: [String], failpoint: String? = nil) throws -> Shell.Output {
+            var command = "DECANT_ROOT='\(root)' "
+            if let failpoint { command += "DECANT_FAILPOINT=\(failpoint) " }
+            return try Shell.run(["bash", "-c", command + "'\(Repository.decant)' " + arguments.map { "'\($0)'" }.joined(separator: " ")])
+        }
+        let killed = try decant(["pull", reference], failpoint: "snapshot-commit-in-transaction")
+        #expect(killed.status == SIGKILL, "killed at the failpoint: \(killed.stderr)")
+        let store = try Store(layout: StoreLayout(root: root))
+        let lease = try #require(try store.leases.list().first)
+        #expect(lease.labels["decant.pull"] == reference)
+        #expect(try store.overlay.walk(filters: []).contains { $0.kind == .active && $0.name.hasPrefix("extract-") })
+        #expect(try !store.content.list().isEmpty)
+
+        let collected = try decant(["gc"])
+        #expect(collected.status == 0, "\(collected.stderr)")
+        #expect(collected.stdout.contains("removed lease \(lease.id): the process holding it has ended"), "\(collected.stdout)")
+        #expect(try store.leases.list().isEmpty)
+        #expect(try store.overlay.walk(filters: []).isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: store.layout.snapshots("overlay")).isEmpty)
+        #expect(try store.content.list().isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: store.layout.leaseHolders).isEmpty)
+
+        let pulled = try decant(["pull", reference])
+        #expect(pulled.status == 0, "\(pulled.stderr)")
+        #expect(try store.overlay.walk(filters: []).map(\.name).sorted() == fixtures.image("multi").chainIDs.sorted())
+        #expect(try store.leases.list().isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: store.layout.leaseHolders).isEmpty)
+    }
+}

@@ -18,6 +18,8 @@ public struct GarbageCollectionReport: Sendable, Codable, Equatable {
     public var content: [RemovedContent] = []
     public var snapshots: [RemovedSnapshot] = []
     public var expiredLeases: [String] = []
+    /// Leases whose holding process has ended (``HeldLease``): a pull that was killed.
+    public var abandonedLeases: [String] = []
     /// Partial writes nobody has touched for longer than the expiry.
     public var ingests: [String] = []
     public var bytesFreed: Int64 = 0
@@ -31,7 +33,8 @@ public struct GarbageCollectionReport: Sendable, Codable, Equatable {
 /// left behind.
 /// References: a manifest or index names its config, layers and manifests; a
 /// `containerd.io/gc.ref.content*` label names a blob; `containerd.io/gc.ref.snapshot.<snapshotter>`
-/// a snapshot; a snapshot holds its parent. Expired leases are deleted first. Ingests (partial
+/// a snapshot; a snapshot holds its parent. Expired leases are deleted first, and so are leases
+/// whose holder has ended (``HeldLease``: a killed pull's). Ingests (partial
 /// blobs) are kept for resuming while they are recent or a writer holds them, and removed once
 /// untouched for longer than `ingestExpiry`.
 public struct GarbageCollector: Sendable {
@@ -66,6 +69,20 @@ public struct GarbageCollector: Sendable {
             if !dryRun { try store.leases.delete(lease.id) }
         }
         leases.removeAll { $0.isExpired(at: now) }
+        for lease in leases {
+            guard let lockFile = try store.leases.lockIfAbandoned(lease) else { continue }
+            if !dryRun {
+                do {
+                    try store.leases.delete(lease.id)
+                } catch where error.code == .notFound {
+                    // Its holder released it just now: it was not abandoned after all.
+                    continue
+                }
+                lockFile.remove()
+            }
+            report.abandonedLeases.append(lease.id)
+        }
+        leases.removeAll { report.abandonedLeases.contains($0.id) }
 
         let allContent = try store.content.list()
         let contentByDigest = Dictionary(uniqueKeysWithValues: allContent.map { ($0.digest.description, $0) })
@@ -146,6 +163,7 @@ public struct GarbageCollector: Sendable {
             report.ingests.append(ingest.ref)
             report.bytesFreed += ingest.offset
         }
+        if !dryRun { try store.leases.removeStrayLockFiles() }
         return report
     }
 

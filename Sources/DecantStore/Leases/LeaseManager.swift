@@ -31,19 +31,67 @@ public struct LeaseResource: Sendable, Codable, Hashable {
 /// an image, or the lease expires or is deleted (containerd's lease manager).
 public final class LeaseManager: Sendable {
     let metadata: MetadataStore
+    /// Where held leases' lock files are (see ``HeldLease``).
+    let holders: String
 
-    init(metadata: MetadataStore) {
+    init(metadata: MetadataStore, holders: String) {
         self.metadata = metadata
+        self.holders = holders
     }
 
     /// Creates a lease; a random id when none is given; `expiration` from now (containerd's
     /// `containerd.io/gc.expire` label is set too, for tools that read labels).
     public func create(id: String? = nil, labels: [String: String] = [:], expiration: TimeInterval? = nil) throws(StoreError) -> Lease {
+        try insert(id: id ?? Self.newID(), labels: labels, expiration: expiration)
+    }
+
+    /// Creates a lease that lasts while this process holds it (see ``HeldLease``), with a random
+    /// id. A collection treats it as expired as soon as the process has ended, whatever
+    /// `expiration` says; `expiration` bounds it for a process that hangs.
+    public func createHeld(labels: [String: String] = [:], expiration: TimeInterval? = nil) throws(StoreError) -> HeldLease {
+        let id = Self.newID()
+        let lockFile = try LeaseLockFile.take(directory: holders, id: id)
+        do {
+            return HeldLease(lease: try insert(id: id, labels: labels, expiration: expiration), manager: self, lockFile: lockFile)
+        } catch {
+            lockFile.remove()
+            throw error
+        }
+    }
+
+    /// The lock of `lease` when it is held by a process (``createHeld``) that has ended: it is
+    /// as good as expired.
+    func lockIfAbandoned(_ lease: Lease) throws(StoreError) -> LeaseLockFile? {
+        try LeaseLockFile.takeIfAbandoned(directory: holders, id: lease.id)
+    }
+
+    /// Removes the lock files of holders that have ended and have no lease (any more): a process
+    /// ended between making its lock file and its lease, or between deleting them; or its lease
+    /// was deleted for it (expired, or `leases rm`).
+    func removeStrayLockFiles() throws(StoreError) {
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: holders)
+        } catch {
+            throw StoreError(.io, "cannot list \(holders)", describing: error)
+        }
+        for name in names {
+            guard let lockFile = try LeaseLockFile.takeIfAbandoned(directory: holders, id: name) else { continue }
+            let exists = try metadata.read { db in try LeaseRecord.fetchOne(db, key: name) != nil }
+            if !exists { lockFile.remove() }
+        }
+    }
+
+    private static func newID() -> String {
+        "decant-" + UUID().uuidString.lowercased()
+    }
+
+    private func insert(id: String, labels: [String: String], expiration: TimeInterval?) throws(StoreError) -> Lease {
         let now = Date()
         let expiresAt = expiration.map { now.addingTimeInterval($0) }
         var labels = labels
         if let expiresAt { labels["containerd.io/gc.expire"] = ISO8601DateFormatter().string(from: expiresAt) }
-        let record = LeaseRecord(id: id ?? "decant-" + UUID().uuidString.lowercased(), labels: labels,
+        let record = LeaseRecord(id: id, labels: labels,
                                  createdAt: now, expiresAt: expiresAt)
         try metadata.write { db in
             if try LeaseRecord.fetchOne(db, key: record.id) != nil {

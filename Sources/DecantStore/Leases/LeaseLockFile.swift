@@ -1,0 +1,74 @@
+import DecantIO
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The lock file of a ``HeldLease``, `<directory>/<lease id>`, and the open file that holds its
+/// exclusive `flock(2)` lock.
+///
+/// The holder makes and locks the file before the lease exists, and deletes the lease before it
+/// removes the file, so whenever a lease with a lock file is listed, a lock anyone else can take
+/// means its holder has ended.
+struct LeaseLockFile: Sendable {
+    let path: String
+    private let descriptor: OwnedDescriptor
+
+    private init(path: String, descriptor: OwnedDescriptor) {
+        self.path = path
+        self.descriptor = descriptor
+    }
+
+    /// Makes and locks the lock file for a new lease `id`. Again if a collection removed the
+    /// file between its making and its locking (it took it for a dead holder's): a lock on a
+    /// removed file would hold nothing.
+    static func take(directory: String, id: String) throws(StoreError) -> LeaseLockFile {
+        let path = directory + "/" + id
+        for _ in 0..<100 {
+            let descriptor: OwnedDescriptor
+            do {
+                descriptor = OwnedDescriptor(taking: try FileDescriptor(rawValue: AT_FDCWD).openEntry(
+                    path, flags: O_RDWR | O_CREAT, mode: 0o600))
+                try descriptor.descriptor.lockExclusively(path: path)
+            } catch {
+                throw StoreError(.io, "cannot lock lease \(id)", describing: error)
+            }
+            if Self.names(descriptor, path) { return LeaseLockFile(path: path, descriptor: descriptor) }
+        }
+        throw StoreError(.unavailable, "cannot lock lease \(id): its lock file keeps being removed")
+    }
+
+    /// The lock of lease `id` if it has a lock file and its holder has ended; `nil` while the
+    /// holder runs, and for a lease nobody holds this way (made by ``LeaseManager/create``).
+    static func takeIfAbandoned(directory: String, id: String) throws(StoreError) -> LeaseLockFile? {
+        let path = directory + "/" + id
+        let descriptor: OwnedDescriptor
+        do {
+            descriptor = OwnedDescriptor(taking: try FileDescriptor(rawValue: AT_FDCWD).openEntry(path, flags: O_RDWR))
+        } catch where error.errno == .noSuchFileOrDirectory {
+            return nil
+        } catch {
+            throw StoreError(.io, "cannot open the lock of lease \(id)", describing: error)
+        }
+        do {
+            guard try descriptor.descriptor.tryLockExclusively(path: path) else { return nil }
+        } catch {
+            throw StoreError(.io, "cannot check the lock of lease \(id)", describing: error)
+        }
+        return Self.names(descriptor, path) ? LeaseLockFile(path: path, descriptor: descriptor) : nil
+    }
+
+    /// Whether `path` is still the file `descriptor` has open.
+    private static func names(_ descriptor: OwnedDescriptor, _ path: String) -> Bool {
+        var held = stat()
+        var named = stat()
+        return fstat(descriptor.rawValue, &held) == 0 && stat(path, &named) == 0
+            && held.st_ino == named.st_ino && held.st_dev == named.st_dev
+    }
+
+    /// Removes the file; the lock goes with the last copy of this value.
+    func remove() {
+        _ = unlink(path)
+    }
+}
