@@ -15,10 +15,11 @@ struct LeasesCommand: ParsableCommand {
 
         func run() throws {
             try store.run { store in
-                let leases = try store.leases.list(filters: try filters.map { try Filter($0) })
+                let leases = try store.leases.list(filters: try filters.map { try Filter($0) }, holders: true)
                 try self.store.print(leases) {
-                    Table.render(["ID", "CREATED", "EXPIRES", "RESOURCES", "LABELS"], leases.map {
-                        [$0.id, $0.createdAt.description, $0.expiresAt?.description ?? "-", String($0.resources.count),
+                    Table.render(["ID", "CREATED", "EXPIRES", "HOLDER", "RESOURCES", "LABELS"], leases.map {
+                        [$0.id, $0.createdAt.description, $0.expiresAt?.description ?? "-",
+                         $0.holder.map { $0 == .none ? "-" : $0.rawValue } ?? "-", String($0.resources.count),
                          Table.labels($0.labels)]
                     })
                 }

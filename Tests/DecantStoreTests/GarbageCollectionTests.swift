@@ -98,21 +98,24 @@ import Glibc
         try store.leases.addResource(LeaseResource(type: "content", id: kept.description), to: runningID)
         try store.leases.addResource(LeaseResource(type: "content", id: dropped.description), to: endedID)
         _ = try store.leases.create(id: "unheld")
-        let holders = store.layout.leaseHolders
-        #expect(try FileManager.default.contentsOfDirectory(atPath: holders).sorted() == [runningID, endedID].sorted())
+        let directory = store.layout.leaseHolders
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).sorted() == [runningID, endedID].sorted())
 
         let whileRunning = try GarbageCollector(store: store).collect(dryRun: false)
         #expect(whileRunning.abandonedLeases.isEmpty && whileRunning.content.isEmpty, "\(whileRunning)")
 
         // As the process's exit would: the lock file is closed, the lease is still there.
         ended = nil
-        let stray = holders + "/decant-stray"
+        let stray = directory + "/decant-stray"
         FileManager.default.createFile(atPath: stray, contents: nil)
-        let busy = holders + "/decant-being-made"
+        let busy = directory + "/decant-being-made"
         FileManager.default.createFile(atPath: busy, contents: nil)
         let busyLock = try #require(FileHandle(forUpdatingAtPath: busy))
         #expect(flock(busyLock.fileDescriptor, LOCK_EX) == 0)
 
+        let holders = Dictionary(uniqueKeysWithValues: try store.leases.list(holders: true).map { ($0.id, $0.holder) })
+        #expect(holders == [runningID: .running, endedID: .ended, "unheld": LeaseHolder.none], "\(holders)")
+        #expect(try store.leases.list().allSatisfy { $0.holder == nil })
         let dry = try GarbageCollector(store: store).collect(dryRun: true)
         #expect(dry.abandonedLeases == [endedID] && dry.content.map(\.digest) == [dropped.description], "\(dry)")
         #expect(try store.leases.list().count == 3 && FileManager.default.fileExists(atPath: stray))
@@ -122,12 +125,12 @@ import Glibc
         #expect(report.content.map(\.digest) == [dropped.description])
         #expect(store.content.contains(kept))
         #expect(try store.leases.list().map(\.id).sorted() == [runningID, "unheld"].sorted())
-        #expect(try FileManager.default.contentsOfDirectory(atPath: holders).sorted() == ["decant-being-made", runningID].sorted())
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).sorted() == ["decant-being-made", runningID].sorted())
 
         try running?.release()
         running = nil
         #expect(try store.leases.list().map(\.id) == ["unheld"])
-        #expect(try FileManager.default.contentsOfDirectory(atPath: holders) == ["decant-being-made"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["decant-being-made"])
         try busyLock.close()
     }
 

@@ -76,6 +76,8 @@ extension PullTests {
         #expect(try store.overlay.walk(filters: []).contains { $0.kind == .active && $0.name.hasPrefix("extract-") })
         #expect(try !store.content.list().isEmpty)
 
+        let listed = try decant(["leases", "ls"])
+        #expect(listed.stdout.split(separator: "\n").contains { $0.hasPrefix(lease.id) && $0.contains(" ended ") }, "\(listed.stdout)")
         let collected = try decant(["gc"])
         #expect(collected.status == 0, "\(collected.stderr)")
         #expect(collected.stdout.contains("removed lease \(lease.id): the process holding it has ended"), "\(collected.stdout)")

@@ -42,21 +42,33 @@ struct LeaseLockFile: Sendable {
     /// The lock of lease `id` if it has a lock file and its holder has ended; `nil` while the
     /// holder runs, and for a lease nobody holds this way (made by ``LeaseManager/create``).
     static func takeIfAbandoned(directory: String, id: String) throws(StoreError) -> LeaseLockFile? {
+        if case .ended(let lockFile) = try check(directory: directory, id: id) { return lockFile }
+        return nil
+    }
+
+    /// Whether lease `id`'s holder runs, has ended (its lock, taken), or there is none.
+    static func check(directory: String, id: String) throws(StoreError) -> Check {
         let path = directory + "/" + id
         let descriptor: OwnedDescriptor
         do {
             descriptor = OwnedDescriptor(taking: try FileDescriptor(rawValue: AT_FDCWD).openEntry(path, flags: O_RDWR))
         } catch where error.errno == .noSuchFileOrDirectory {
-            return nil
+            return .none
         } catch {
             throw StoreError(.io, "cannot open the lock of lease \(id)", describing: error)
         }
         do {
-            guard try descriptor.descriptor.tryLockExclusively(path: path) else { return nil }
+            guard try descriptor.descriptor.tryLockExclusively(path: path) else { return .running }
         } catch {
             throw StoreError(.io, "cannot check the lock of lease \(id)", describing: error)
         }
-        return Self.names(descriptor, path) ? LeaseLockFile(path: path, descriptor: descriptor) : nil
+        return Self.names(descriptor, path) ? .ended(LeaseLockFile(path: path, descriptor: descriptor)) : .none
+    }
+
+    enum Check {
+        case none
+        case running
+        case ended(LeaseLockFile)
     }
 
     /// Whether `path` is still the file `descriptor` has open.

@@ -8,10 +8,22 @@ public struct Lease: Sendable, Codable, Equatable {
     public var createdAt: Date
     public var expiresAt: Date?
     public var resources: [LeaseResource]
+    /// Whether the process holding it runs (``HeldLease``), when the listing was asked for it.
+    public var holder: LeaseHolder?
 
     public func isExpired(at now: Date = Date()) -> Bool {
         expiresAt.map { $0 <= now } ?? false
     }
+}
+
+/// Where a lease's holding process is (see ``HeldLease``).
+public enum LeaseHolder: String, Sendable, Codable {
+    /// Not held by a process: it lasts until deleted or expired.
+    case none
+    /// Held by a process that runs.
+    case running
+    /// Held by a process that has ended: the next collection deletes it.
+    case ended
 }
 
 /// One object a lease protects from garbage collection.
@@ -107,8 +119,9 @@ public final class LeaseManager: Sendable {
         if !deleted { throw StoreError(.notFound, "lease \(id) not found") }
     }
 
-    public func list(filters: [Filter] = []) throws(StoreError) -> [Lease] {
-        try metadata.read { db in
+    /// The leases `filters` match; with `holders`, each with its ``Lease/holder``.
+    public func list(filters: [Filter] = [], holders: Bool = false) throws(StoreError) -> [Lease] {
+        var leases = try metadata.read { db in
             let resources = Dictionary(grouping: try LeaseResourceRecord.fetchAll(db), by: \.leaseID)
             return try LeaseRecord.order(Column("id")).fetchAll(db).map { record in
                 Lease(id: record.id, labels: record.labels, createdAt: record.createdAt, expiresAt: record.expiresAt,
@@ -119,6 +132,16 @@ public final class LeaseManager: Sendable {
             for (key, value) in lease.labels { fields["labels." + key] = value }
             return Filter.matches(filters, fields)
         }
+        if holders {
+            for index in leases.indices {
+                leases[index].holder = switch try LeaseLockFile.check(directory: self.holders, id: leases[index].id) {
+                case .none: LeaseHolder.none
+                case .running: .running
+                case .ended: .ended
+                }
+            }
+        }
+        return leases
     }
 
     public func addResource(_ resource: LeaseResource, to lease: String) throws(StoreError) {
