@@ -8,11 +8,7 @@ import Testing
 /// that opens, shows nothing partial, and keeps working.
 @Suite(.serialized) struct CrashTests {
     private func decant(_ root: String, _ arguments: [String], failpoint: String? = nil, input: String? = nil) throws -> Shell.Output {
-        var command = "DECANT_ROOT='\(root)' "
-        if let failpoint { command += "DECANT_FAILPOINT=\(failpoint) " }
-        command += "'\(Repository.decant)' " + arguments.map { "'\($0)'" }.joined(separator: " ")
-        if let input { command += " < '\(input)'" }
-        return try Shell.run(["bash", "-c", command])
+        try Repository.runDecant(arguments, root: root, environment: failpoint.map { ["DECANT_FAILPOINT": $0] } ?? [:], input: input)
     }
 
     @Test func killedMidIngestLeavesOnlyAResumableIngest() throws {

@@ -63,12 +63,11 @@ extension PullTests {
         let scratch = try Scratch("killed-pull")
         let root = scratch.url.appendingPathComponent("root").path
         let reference = "oci:" + fixtures.path("multi") + ":latest"
-        func decant(_ arguments: [String], failpoint: String? = nil) throws -> Shell.Output {
-            var command = "DECANT_ROOT='\(root)' "
-            if let failpoint { command += "DECANT_FAILPOINT=\(failpoint) " }
-            return try Shell.run(["bash", "-c", command + "'\(Repository.decant)' " + arguments.map { "'\($0)'" }.joined(separator: " ")])
+        func decant(_ arguments: [String]) throws -> Shell.Output {
+            try Repository.runDecant(arguments, root: root)
         }
-        let killed = try decant(["pull", reference], failpoint: "snapshot-commit-in-transaction")
+        let killed = try Repository.runDecant(["pull", reference], root: root,
+                                              environment: ["DECANT_FAILPOINT": "snapshot-commit-in-transaction"])
         #expect(killed.status == SIGKILL, "killed at the failpoint: \(killed.stderr)")
         let store = try Store(layout: StoreLayout(root: root))
         let lease = try #require(try store.leases.list().first)

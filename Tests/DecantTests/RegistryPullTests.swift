@@ -579,9 +579,9 @@ import Testing
         let proxy = try FaultProxy(upstream: registry, faults: [])
         let root = scratch.url.appendingPathComponent("root").path
         func decant(_ arguments: [String], failpoint: String? = nil) throws -> Shell.Output {
-            var command = "DECANT_ROOT='\(root)' DOCKER_CONFIG=/nonexistent "
-            if let failpoint { command += "DECANT_FAILPOINT=\(failpoint) " }
-            return try Shell.run(["bash", "-c", command + "'\(Repository.decant)' " + arguments.map { "'\($0)'" }.joined(separator: " ")])
+            var environment = ["DOCKER_CONFIG": "/nonexistent"]
+            if let failpoint { environment["DECANT_FAILPOINT"] = failpoint }
+            return try Repository.runDecant(arguments, root: root, environment: environment)
         }
         let reference = "\(proxy.host)/team/big:v1"
         let killed = try decant(["pull", "--hosts-dir", "/nonexistent", reference], failpoint: "content-mid-ingest")
