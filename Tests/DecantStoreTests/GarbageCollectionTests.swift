@@ -1,5 +1,5 @@
 import DecantOCI
-import DecantStore
+@testable import DecantStore
 import DecantTestSupport
 import Foundation
 import Testing
@@ -132,6 +132,25 @@ import Glibc
         #expect(try store.leases.list().map(\.id) == ["unheld"])
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["decant-being-made"])
         try busyLock.close()
+    }
+
+    /// Lease ids are containerd's identifiers. One from before that check that spells a path
+    /// names no lock file: a collection neither follows it out of `leases/` nor removes what it
+    /// names, and keeps the lease.
+    @Test func aLeaseIDIsNeverAPath() throws {
+        let fixture = try StoreFixture("gc-lease-ids")
+        let store = fixture.store
+        for id in ["../metadata.db", "a/b", "..", "", "-x", "x-", "a..b", "a b", String(repeating: "a", count: 77)] {
+            #expect(throws: StoreError.self, "\(id)") { _ = try store.leases.create(id: id) }
+        }
+        #expect(try store.leases.create(id: "a.b_c-9").id == "a.b_c-9")
+        #expect(try store.leases.create(id: String(repeating: "a", count: 76)).id.count == 76)
+
+        _ = try store.leases.insert(id: "../metadata.db", labels: [:], expiration: nil)
+        let report = try GarbageCollector(store: store).collect(dryRun: false)
+        #expect(report.abandonedLeases.isEmpty, "\(report)")
+        #expect(FileManager.default.fileExists(atPath: store.layout.database))
+        #expect(try store.leases.list(holders: true).first { $0.id == "../metadata.db" }?.holder == LeaseHolder.none)
     }
 
     /// Partial blobs stay for resuming while recent or being written, and go once stale.

@@ -93,3 +93,32 @@ extension PullTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: store.layout.leaseHolders).isEmpty)
     }
 }
+
+extension PullTests {
+    /// `decant gc` run over and over in other processes while a pull runs: a running pull's lease
+    /// is never taken for abandoned, and the pull completes as if alone.
+    @Test func collectionsInOtherProcessesLeaveARunningPullAlone() throws {
+        let fixtures = try ImageFixtures.get()
+        let scratch = try Scratch("gc-processes")
+        let root = scratch.url.appendingPathComponent("root").path
+        let reference = "oci:" + fixtures.path("multi") + ":latest"
+        let output = try scratch.directory("output")
+        let script = """
+            DECANT_ROOT='\(root)' '\(Repository.decant)' pull '\(reference)' > '\(output.path)/pull.out' 2>&1 & pull=$!
+            while kill -0 $pull 2>/dev/null; do DECANT_ROOT='\(root)' '\(Repository.decant)' gc >> '\(output.path)/gc.out' 2>&1 || echo "gc failed: $?" >> '\(output.path)/gc.out'; done
+            wait $pull
+            """
+        let run = try Shell.run(["bash", "-c", script])
+        let pulled = try String(contentsOf: output.appendingPathComponent("pull.out"), encoding: .utf8)
+        let collected = try String(contentsOf: output.appendingPathComponent("gc.out"), encoding: .utf8)
+        #expect(run.status == 0, "\(pulled)")
+        #expect(collected.components(separatedBy: " freed\n").count > 2, "at least two collections ran during the pull: \(collected)")
+        #expect(!collected.contains("has ended") && !collected.contains("gc failed"), "\(collected)")
+        let store = try Store(layout: StoreLayout(root: root))
+        let snapshots = try store.overlay.walk(filters: [])
+        #expect(snapshots.map(\.name).sorted() == fixtures.image("multi").chainIDs.sorted())
+        #expect(snapshots.allSatisfy { $0.kind == .committed })
+        #expect(try store.leases.list().isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: store.layout.leaseHolders).isEmpty)
+    }
+}

@@ -70,7 +70,7 @@ public struct GarbageCollector: Sendable {
         }
         leases.removeAll { $0.isExpired(at: now) }
         for lease in leases {
-            guard let lockFile = try store.leases.lockIfAbandoned(lease) else { continue }
+            guard let lockFile = store.leases.lockIfAbandoned(lease) else { continue }
             if !dryRun {
                 do {
                     try store.leases.delete(lease.id)
@@ -163,7 +163,7 @@ public struct GarbageCollector: Sendable {
             report.ingests.append(ingest.ref)
             report.bytesFreed += ingest.offset
         }
-        if !dryRun { try store.leases.removeStrayLockFiles() }
+        if !dryRun { store.leases.removeStrayLockFiles() }
         return report
     }
 

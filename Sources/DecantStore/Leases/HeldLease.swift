@@ -5,6 +5,8 @@
 /// pull left (its extraction snapshots, the blobs it stored) without waiting for the expiry.
 ///
 /// Dropped without ``release()``, the lease stays until the next collection, as after a crash.
+/// On NFS, where Linux emulates `flock` with per-process `fcntl` locks, a collection in the
+/// pulling process itself would take its lease for abandoned: keep such stores local.
 public final class HeldLease: Sendable {
     public let lease: Lease
     private let manager: LeaseManager
@@ -18,9 +20,14 @@ public final class HeldLease: Sendable {
 
     public var id: String { lease.id }
 
-    /// Deletes the lease, then its lock file.
+    /// Deletes the lease, then its lock file. Should the lease stay (the database failed), so
+    /// does the file: the next collection after this process ends deletes the lease.
     public func release() throws(StoreError) {
-        defer { lockFile.remove() }
-        try manager.delete(lease.id)
+        do {
+            try manager.delete(lease.id)
+        } catch where error.code != .notFound {
+            throw error
+        }
+        lockFile.remove()
     }
 }

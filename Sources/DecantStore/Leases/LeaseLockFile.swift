@@ -41,27 +41,30 @@ struct LeaseLockFile: Sendable {
 
     /// The lock of lease `id` if it has a lock file and its holder has ended; `nil` while the
     /// holder runs, and for a lease nobody holds this way (made by ``LeaseManager/create``).
-    static func takeIfAbandoned(directory: String, id: String) throws(StoreError) -> LeaseLockFile? {
-        if case .ended(let lockFile) = try check(directory: directory, id: id) { return lockFile }
+    static func takeIfAbandoned(directory: String, id: String) -> LeaseLockFile? {
+        if case .ended(let lockFile) = check(directory: directory, id: id) { return lockFile }
         return nil
     }
 
     /// Whether lease `id`'s holder runs, has ended (its lock, taken), or there is none.
-    static func check(directory: String, id: String) throws(StoreError) -> Check {
+    ///
+    /// Only an id that is one path component names a lock file: ids from before ids were
+    /// checked (``LeaseManager/create``) could spell `../metadata.db`. A lock file that cannot
+    /// be opened or locked for any other reason than its absence counts as running: a
+    /// collection keeps the lease rather than fail, or free what a live pull uses.
+    static func check(directory: String, id: String) -> Check {
+        guard !id.isEmpty, id != ".", id != "..", !id.contains("/") else { return .none }
         let path = directory + "/" + id
         let descriptor: OwnedDescriptor
         do {
-            descriptor = OwnedDescriptor(taking: try FileDescriptor(rawValue: AT_FDCWD).openEntry(path, flags: O_RDWR))
+            descriptor = OwnedDescriptor(taking: try FileDescriptor(rawValue: AT_FDCWD).openEntry(
+                path, flags: O_RDONLY | O_NOFOLLOW))
         } catch where error.errno == .noSuchFileOrDirectory {
             return .none
         } catch {
-            throw StoreError(.io, "cannot open the lock of lease \(id)", describing: error)
+            return .running
         }
-        do {
-            guard try descriptor.descriptor.tryLockExclusively(path: path) else { return .running }
-        } catch {
-            throw StoreError(.io, "cannot check the lock of lease \(id)", describing: error)
-        }
+        guard (try? descriptor.descriptor.tryLockExclusively(path: path)) == true else { return .running }
         return Self.names(descriptor, path) ? .ended(LeaseLockFile(path: path, descriptor: descriptor)) : .none
     }
 
@@ -71,11 +74,11 @@ struct LeaseLockFile: Sendable {
         case ended(LeaseLockFile)
     }
 
-    /// Whether `path` is still the file `descriptor` has open.
+    /// Whether `path` is still the regular file `descriptor` has open.
     private static func names(_ descriptor: OwnedDescriptor, _ path: String) -> Bool {
         var held = stat()
         var named = stat()
-        return fstat(descriptor.rawValue, &held) == 0 && stat(path, &named) == 0
+        return fstat(descriptor.rawValue, &held) == 0 && lstat(path, &named) == 0 && held.st_mode & S_IFMT == S_IFREG
             && held.st_ino == named.st_ino && held.st_dev == named.st_dev
     }
 

@@ -53,8 +53,33 @@ public final class LeaseManager: Sendable {
 
     /// Creates a lease; a random id when none is given; `expiration` from now (containerd's
     /// `containerd.io/gc.expire` label is set too, for tools that read labels).
+    /// An `id` is containerd's kind of identifier: letters and digits, joined by single `.`, `_`
+    /// or `-`, at most 76 characters.
     public func create(id: String? = nil, labels: [String: String] = [:], expiration: TimeInterval? = nil) throws(StoreError) -> Lease {
-        try insert(id: id ?? Self.newID(), labels: labels, expiration: expiration)
+        if let id, !Self.isValidID(id) {
+            throw StoreError(.invalidArgument, "lease id \"\(id)\": use letters and digits joined by single '.', '_' or '-', at most 76 characters")
+        }
+        return try insert(id: id ?? Self.newID(), labels: labels, expiration: expiration)
+    }
+
+    /// containerd's `identifiers.Validate`: `^[A-Za-z0-9]+([._-][A-Za-z0-9]+)*$`, ≤ 76 characters.
+    static func isValidID(_ id: String) -> Bool {
+        guard id.utf8.count <= 76 else { return false }
+        let isAlphanumeric = { (byte: UInt8) in
+            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+        }
+        var previousWasAlphanumeric = false
+        for byte in id.utf8 {
+            if isAlphanumeric(byte) {
+                previousWasAlphanumeric = true
+            } else if previousWasAlphanumeric, byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-") {
+                previousWasAlphanumeric = false
+            } else {
+                return false
+            }
+        }
+        return previousWasAlphanumeric
     }
 
     /// Creates a lease that lasts while this process holds it (see ``HeldLease``), with a random
@@ -73,24 +98,21 @@ public final class LeaseManager: Sendable {
 
     /// The lock of `lease` when it is held by a process (``createHeld``) that has ended: it is
     /// as good as expired.
-    func lockIfAbandoned(_ lease: Lease) throws(StoreError) -> LeaseLockFile? {
-        try LeaseLockFile.takeIfAbandoned(directory: holders, id: lease.id)
+    func lockIfAbandoned(_ lease: Lease) -> LeaseLockFile? {
+        LeaseLockFile.takeIfAbandoned(directory: holders, id: lease.id)
     }
 
     /// Removes the lock files of holders that have ended and have no lease (any more): a process
     /// ended between making its lock file and its lease, or between deleting them; or its lease
-    /// was deleted for it (expired, or `leases rm`).
-    func removeStrayLockFiles() throws(StoreError) {
-        let names: [String]
-        do {
-            names = try FileManager.default.contentsOfDirectory(atPath: holders)
-        } catch {
-            throw StoreError(.io, "cannot list \(holders)", describing: error)
-        }
+    /// was deleted for it (expired, or `leases rm`). Best effort: what cannot be read now is
+    /// looked at again by the next collection.
+    func removeStrayLockFiles() {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: holders) else { return }
         for name in names {
-            guard let lockFile = try LeaseLockFile.takeIfAbandoned(directory: holders, id: name) else { continue }
-            let exists = try metadata.read { db in try LeaseRecord.fetchOne(db, key: name) != nil }
-            if !exists { lockFile.remove() }
+            guard let lockFile = LeaseLockFile.takeIfAbandoned(directory: holders, id: name),
+                  let exists = try? metadata.read({ db in try LeaseRecord.fetchOne(db, key: name) != nil }),
+                  !exists else { continue }
+            lockFile.remove()
         }
     }
 
@@ -98,7 +120,8 @@ public final class LeaseManager: Sendable {
         "decant-" + UUID().uuidString.lowercased()
     }
 
-    private func insert(id: String, labels: [String: String], expiration: TimeInterval?) throws(StoreError) -> Lease {
+    /// Records a lease as it is, `id` unchecked.
+    func insert(id: String, labels: [String: String], expiration: TimeInterval?) throws(StoreError) -> Lease {
         let now = Date()
         let expiresAt = expiration.map { now.addingTimeInterval($0) }
         var labels = labels
@@ -134,7 +157,7 @@ public final class LeaseManager: Sendable {
         }
         if holders {
             for index in leases.indices {
-                leases[index].holder = switch try LeaseLockFile.check(directory: self.holders, id: leases[index].id) {
+                leases[index].holder = switch LeaseLockFile.check(directory: self.holders, id: leases[index].id) {
                 case .none: LeaseHolder.none
                 case .running: .running
                 case .ended: .ended
