@@ -10,9 +10,8 @@ extension PullTests {
     /// the command fails, saying it could not print its result.
     @Test func aPullWhoseOutputIsClosedCompletesAndFails() throws {
         let fixtures = try ImageFixtures.get()
-        let scratch = try Scratch("closed-output")
-        let root = scratch.url.appendingPathComponent("root").path
-        let reference = "oci:" + fixtures.path("shared-a") + ":latest"
+        let (scratch, root, reference) = try commandLineSetup("closed-output", image: "shared-a")
+        defer { withExtendedLifetime(scratch) {} }
         // `true` exits before decant starts, so decant's first write finds no reader.
         let script = "{ sleep 0.2; DECANT_ROOT='\(root)' exec '\(Repository.decant)' pull --json '\(reference)'; } | true; exit ${PIPESTATUS[0]}"
         let run = try Shell.run(["bash", "-c", script])

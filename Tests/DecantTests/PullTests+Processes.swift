@@ -60,9 +60,8 @@ extension PullTests {
     /// expires; and the next pull starts from a clean store.
     @Test func theNextCollectionCleansUpAfterAKilledPull() throws {
         let fixtures = try ImageFixtures.get()
-        let scratch = try Scratch("killed-pull")
-        let root = scratch.url.appendingPathComponent("root").path
-        let reference = "oci:" + fixtures.path("multi") + ":latest"
+        let (scratch, root, reference) = try commandLineSetup("killed-pull", image: "multi")
+        defer { withExtendedLifetime(scratch) {} }
         func decant(_ arguments: [String]) throws -> Shell.Output {
             try Repository.runDecant(arguments, root: root)
         }
@@ -99,9 +98,8 @@ extension PullTests {
     /// is never taken for abandoned, and the pull completes as if alone.
     @Test func collectionsInOtherProcessesLeaveARunningPullAlone() throws {
         let fixtures = try ImageFixtures.get()
-        let scratch = try Scratch("gc-processes")
-        let root = scratch.url.appendingPathComponent("root").path
-        let reference = "oci:" + fixtures.path("multi") + ":latest"
+        let (scratch, root, reference) = try commandLineSetup("gc-processes", image: "multi")
+        defer { withExtendedLifetime(scratch) {} }
         let output = try scratch.directory("output")
         let script = """
             DECANT_ROOT='\(root)' '\(Repository.decant)' pull '\(reference)' > '\(output.path)/pull.out' 2>&1 & pull=$!

@@ -14,6 +14,14 @@ import Testing
         return (scratch, try Store(layout: StoreLayout(root: scratch.url.appendingPathComponent("root").path)))
     }
 
+    /// For tests of the `decant` command: a scratch directory (keep it alive), a store root in it
+    /// (not made yet), and the reference of fixture `image`'s OCI layout.
+    func commandLineSetup(_ label: String, image: String) throws -> (scratch: Scratch, root: String, reference: String) {
+        let scratch = try Scratch(label)
+        let reference = "oci:" + (try ImageFixtures.get().path(image)) + ":latest"
+        return (scratch, scratch.url.appendingPathComponent("root").path, reference)
+    }
+
     private func expectSameTree(_ directory: String, _ reference: URL, ignoring: [String], scratch: Scratch, _ label: String) throws {
         let dump = scratch.url.appendingPathComponent("dump-\(UUID().uuidString.prefix(6)).json")
         try Trees.dump(URL(fileURLWithPath: directory), to: dump)
