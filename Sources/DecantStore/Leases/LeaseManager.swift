@@ -53,6 +53,7 @@ public final class LeaseManager: Sendable {
 
     /// Creates a lease; a random id when none is given; `expiration` from now (containerd's
     /// `containerd.io/gc.expire` label is set too, for tools that read labels).
+    ///
     /// An `id` is containerd's kind of identifier: letters and digits, joined by single `.`, `_`
     /// or `-`, at most 76 characters.
     public func create(id: String? = nil, labels: [String: String] = [:], expiration: TimeInterval? = nil) throws(StoreError) -> Lease {
@@ -62,24 +63,9 @@ public final class LeaseManager: Sendable {
         return try insert(id: id ?? Self.newID(), labels: labels, expiration: expiration)
     }
 
-    /// containerd's `identifiers.Validate`: `^[A-Za-z0-9]+([._-][A-Za-z0-9]+)*$`, ≤ 76 characters.
+    /// containerd's `identifiers.Validate`.
     static func isValidID(_ id: String) -> Bool {
-        guard id.utf8.count <= 76 else { return false }
-        let isAlphanumeric = { (byte: UInt8) in
-            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
-                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
-        }
-        var previousWasAlphanumeric = false
-        for byte in id.utf8 {
-            if isAlphanumeric(byte) {
-                previousWasAlphanumeric = true
-            } else if previousWasAlphanumeric, byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-") {
-                previousWasAlphanumeric = false
-            } else {
-                return false
-            }
-        }
-        return previousWasAlphanumeric
+        id.utf8.count <= 76 && id.wholeMatch(of: #/[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*/#) != nil
     }
 
     /// Creates a lease that lasts while this process holds it (see ``HeldLease``), with a random
