@@ -31,16 +31,13 @@ struct MountCommand: ParsableCommand {
             let labels = [Self.targetLabel: target]
             let mounts = rw ? try snapshots.prepare(key, parent: top.description, labels: labels)
                 : try snapshots.view(key, parent: top.description, labels: labels)
-            for whole in mounts {
+            for mount in mounts {
                 // An image of many layers names more directories than mount(2) takes: they are
                 // then given relative to their common directory, which mount runs in.
-                let (mount, directory) = whole.compacted()
+                let (arguments, directory) = mount.mountArguments(target: target)
                 let process = Process()
                 process.executableURL = URL(fileURLWithPath: "/bin/mount")
                 if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-                var arguments = ["-t", mount.type == "bind" ? "none" : mount.type, mount.source, target]
-                let options = mount.options + (mount.type == "bind" ? ["bind"] : [])
-                if !options.isEmpty { arguments += ["-o", options.joined(separator: ",")] }
                 process.arguments = arguments
                 try process.run()
                 process.waitUntilExit()

@@ -1,4 +1,4 @@
-import DecantStore
+@testable import DecantStore
 import DecantTestSupport
 import Foundation
 import Testing
@@ -107,6 +107,34 @@ import Testing
                                       "lowerdir=" + (1...150).reversed().map { "\($0)/fs" }.joined(separator: ":")])
         #expect(compacted.options.joined(separator: ",").utf8.count < Mount.optionLimit)
         #expect(long.command(target: "/mnt").hasPrefix("cd \(home) && mount -t overlay overlay /mnt -o index=off,workdir=151/work,"))
+    }
+
+    /// A store under a directory holding `,` `:` or `\` (overlay options' separators and escape)
+    /// names its directories escaped, as overlayfs reads them; a long mount is still made from
+    /// their common directory (unescaped, a real path); the printed command is quoted for a
+    /// shell; a bind mount is `-t none … -o …,bind`.
+    @Test func overlayOptionsEscapeWhatWouldSplitThem() {
+        let home = "/srv/a,b:c\\d e/overlay"
+        let escaped = "/srv/a\\,b\\:c\\\\d e/overlay"
+        #expect(Mount.overlayEscaped(home) == escaped)
+        #expect(Mount.overlayUnescaped(escaped) == home)
+        #expect(Mount.overlayEscaped("/var/lib/decant/snapshots/overlay/1/fs") == "/var/lib/decant/snapshots/overlay/1/fs")
+        #expect(Mount.lowerdirs("\(escaped)/2/fs:\(escaped)/1/fs"[...]) == ["\(escaped)/2/fs", "\(escaped)/1/fs"])
+
+        let short = Mount(type: "overlay", source: "overlay", options: ["index=off", "lowerdir=\(escaped)/2/fs:\(escaped)/1/fs"])
+        #expect(short.mountArguments(target: "/mnt/x y").arguments == ["-t", "overlay", "overlay", "/mnt/x y", "-o",
+                                                                        "index=off,lowerdir=\(escaped)/2/fs:\(escaped)/1/fs"])
+        #expect(short.mountArguments(target: "/mnt/x y").directory == nil)
+        #expect(short.command(target: "/mnt/x y") == "mount -t overlay overlay '/mnt/x y' -o 'index=off,lowerdir=\(escaped)/2/fs:\(escaped)/1/fs'")
+
+        let long = Mount(type: "overlay", source: "overlay", options: ["lowerdir=" + (1...150).reversed().map { "\(escaped)/\($0)/fs" }.joined(separator: ":")])
+        let (compacted, directory) = long.compacted()
+        #expect(directory == home)
+        #expect(compacted.options == ["lowerdir=" + (1...150).reversed().map { "\($0)/fs" }.joined(separator: ":")])
+
+        let bind = Mount(type: "bind", source: "/srv/a,b/1/fs", options: ["ro", "rbind"])
+        #expect(bind.mountArguments(target: "/mnt").arguments == ["-t", "none", "/srv/a,b/1/fs", "/mnt", "-o", "ro,rbind,bind"])
+        #expect(bind.command(target: "/mnt") == "mount -t none /srv/a,b/1/fs /mnt -o ro,rbind,bind")
     }
 
     @Test func refusalsNameWhatIsWrong() throws {

@@ -43,4 +43,34 @@ extension PullTests {
         let snapshots = try store.overlay.walk(filters: [])
         #expect(snapshots.count == 120 && snapshots.allSatisfy { $0.kind == .committed }, "no mount snapshot is left")
     }
+
+    /// A store under a directory whose name holds a comma and a colon (which overlay options
+    /// use as separators): `decant mount` mounts its images, and the command `snapshots mounts`
+    /// prints mounts them too when run by a shell.
+    @Test func aStoreUnderACommaAndAColonMounts() throws {
+        let (scratch, _, reference) = try commandLineSetup("odd-root", image: "shared-b")
+        defer { withExtendedLifetime(scratch) {} }
+        let root = try scratch.directory("a,b:c").appendingPathComponent("root").path
+        try Shell.check([Repository.decant, "pull", "--root", root, reference])
+        let store = try Store(layout: StoreLayout(root: root))
+        let top = try #require(try store.overlay.walk(filters: []).first { info in
+            try store.overlay.walk(filters: []).allSatisfy { $0.parent != info.name }
+        })
+        #expect(top.parent != nil, "the image has more than one layer, so its mount is an overlay")
+
+        let target = try scratch.directory("mnt").path
+        let mounted = try Shell.run([Repository.decant, "mount", "--root", root, reference, target])
+        #expect(mounted.status == 0, "\(mounted.stderr)")
+        let merged = (try? FileManager.default.contentsOfDirectory(atPath: target)) ?? []
+        #expect(!merged.isEmpty)
+        try Shell.check([Repository.decant, "unmount", "--root", root, target])
+        #expect(try !isMountPoint(target))
+
+        _ = try store.overlay.view("printed", parent: top.name, labels: [:])
+        let printed = try Shell.check([Repository.decant, "snapshots", "mounts", "--root", root, target, "printed"]).stdout
+        let run = try Shell.run(["bash", "-c", printed])
+        defer { if (try? isMountPoint(target)) == true { _ = umount2(target, Int32(MNT_DETACH)) } }
+        #expect(run.status == 0, "\(printed): \(run.stderr)")
+        #expect((try? FileManager.default.contentsOfDirectory(atPath: target)) == merged)
+    }
 }

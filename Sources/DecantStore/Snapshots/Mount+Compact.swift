@@ -18,19 +18,20 @@ extension Mount {
         for option in options {
             guard let prefix = Self.directoryOptions.first(where: { option.hasPrefix($0) }) else { continue }
             let value = option.dropFirst(prefix.count)
-            paths += prefix == "lowerdir=" ? value.split(separator: ":").map(String.init) : [String(value)]
+            paths += prefix == "lowerdir=" ? Self.lowerdirs(value).map(String.init) : [String(value)]
         }
         guard let common = Self.commonParent(paths) else { return (self, nil) }
         let relative = options.map { option -> String in
             guard let prefix = Self.directoryOptions.first(where: { option.hasPrefix($0) }) else { return option }
             let value = option.dropFirst(prefix.count)
-            let shortened = value.split(separator: ":").map { $0.dropFirst(common.count + 1) }.joined(separator: ":")
+            let shortened = Self.lowerdirs(value).map { $0.dropFirst(common.count + 1) }.joined(separator: ":")
             return prefix + shortened
         }
-        return (Mount(type: type, source: source, options: relative), common)
+        return (Mount(type: type, source: source, options: relative), Self.overlayUnescaped(common))
     }
 
-    /// The deepest directory (not `/`) that every one of `paths`, all absolute, lies below.
+    /// The deepest directory (not `/`) that every one of `paths`, all absolute, lies below (as
+    /// escaped as they are).
     private static func commonParent(_ paths: [String]) -> String? {
         guard let first = paths.first, paths.allSatisfy({ $0.hasPrefix("/") }) else { return nil }
         var components = first.split(separator: "/").dropLast()

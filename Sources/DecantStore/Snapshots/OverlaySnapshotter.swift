@@ -29,15 +29,16 @@ public final class OverlaySnapshotter: DirectorySnapshotter {
 
     func mounts(_ record: SnapshotRecord, ancestors: [SnapshotRecord]) -> [Mount] {
         let lower = ancestors.map { tree($0.id!) }
+        let escaped = lower.map(Mount.overlayEscaped)
         if record.kind == SnapshotKind.view.rawValue {
             if lower.isEmpty { return [Mount(type: "bind", source: tree(record.id!), options: ["ro", "rbind"])] }
             if lower.count == 1 { return [Mount(type: "bind", source: lower[0], options: ["ro", "rbind"])] }
-            return [Mount(type: "overlay", source: "overlay", options: ["lowerdir=" + lower.joined(separator: ":")])]
+            return [Mount(type: "overlay", source: "overlay", options: ["lowerdir=" + escaped.joined(separator: ":")])]
         }
         if lower.isEmpty { return [Mount(type: "bind", source: tree(record.id!), options: ["rw", "rbind"])] }
         return [Mount(type: "overlay", source: "overlay", options: [
-            "index=off", "workdir=" + work(record.id!), "upperdir=" + tree(record.id!),
-            "lowerdir=" + lower.joined(separator: ":"),
+            "index=off", "workdir=" + Mount.overlayEscaped(work(record.id!)), "upperdir=" + Mount.overlayEscaped(tree(record.id!)),
+            "lowerdir=" + escaped.joined(separator: ":"),
         ])]
     }
 

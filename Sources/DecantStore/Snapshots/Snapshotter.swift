@@ -79,15 +79,6 @@ public struct Mount: Sendable, Codable, Equatable {
         self.source = source
         self.options = options
     }
-
-    /// The `mount(8)` command that mounts this at `target`: run from the layers' common
-    /// directory when the options are too long otherwise (see ``compacted()``).
-    public func command(target: String) -> String {
-        let (mount, directory) = compacted()
-        var words = ["mount", "-t", mount.type, mount.source, target]
-        if !mount.options.isEmpty { words += ["-o", mount.options.joined(separator: ",")] }
-        return (directory.map { "cd \($0) && " } ?? "") + words.joined(separator: " ")
-    }
 }
 
 /// The label that asks ``Snapshotter/prepare(_:parent:labels:)`` to answer `alreadyExists` when
