@@ -32,18 +32,11 @@ struct MountCommand: ParsableCommand {
             let mounts = rw ? try snapshots.prepare(key, parent: top.description, labels: labels)
                 : try snapshots.view(key, parent: top.description, labels: labels)
             for mount in mounts {
-                // An image of many layers names more directories than mount(2) takes: they are
-                // then given relative to their common directory, which mount runs in.
-                let (arguments, directory) = mount.mountArguments(target: target)
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: "/bin/mount")
-                if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-                process.arguments = arguments
-                try process.run()
-                process.waitUntilExit()
-                if process.terminationStatus != 0 {
+                do {
+                    try mount.mount(at: target)
+                } catch {
                     try? snapshots.remove(key)
-                    throw StoreError(.io, "\(directory.map { "in \($0): " } ?? "")mount \(arguments.joined(separator: " ")) failed")
+                    throw StoreError(.io, "cannot mount \(reference) at \(target) (\(mount.type)): \(error)")
                 }
             }
             try self.store.print(["snapshot": key, "target": target]) { "\(reference) mounted at \(target) (snapshot \(key))\n" }

@@ -142,7 +142,9 @@ struct SnapshotsCommand: ParsableCommand {
         func run() throws {
             try selection.run { _, snapshotter in
                 let mounts = try snapshotter.mounts(key)
-                try selection.store.print(mounts) { mounts.map { $0.command(target: target) + "\n" }.joined() }
+                // The command may run from the layers' directory: the target must not depend on where.
+                let absolute = URL(fileURLWithPath: target).standardizedFileURL.path
+                try selection.store.print(mounts) { mounts.map { $0.command(target: absolute) + "\n" }.joined() }
             }
         }
     }

@@ -106,7 +106,8 @@ import Testing
         #expect(compacted.options == ["index=off", "workdir=151/work", "upperdir=151/fs",
                                       "lowerdir=" + (1...150).reversed().map { "\($0)/fs" }.joined(separator: ":")])
         #expect(compacted.options.joined(separator: ",").utf8.count < Mount.optionLimit)
-        #expect(long.command(target: "/mnt").hasPrefix("cd \(home) && mount -t overlay overlay /mnt -o index=off,workdir=151/work,"))
+        #expect(long.command(target: "/mnt").hasPrefix("(cd \(home) && mount -t overlay overlay /mnt -o index=off,workdir=151/work,"))
+        #expect(long.command(target: "/mnt").hasSuffix(")"))
     }
 
     /// A store under a directory holding `,` `:` or `\` (overlay options' separators and escape)
@@ -131,6 +132,16 @@ import Testing
         let (compacted, directory) = long.compacted()
         #expect(directory == home)
         #expect(compacted.options == ["lowerdir=" + (1...150).reversed().map { "\($0)/fs" }.joined(separator: ":")])
+        // Their common directory above the escaped one: the relative paths keep their escapes.
+        let spread = Mount(type: "overlay", source: "overlay", options: ["lowerdir=" + (1...150).reversed().map { "\(escaped)/\($0)/fs" }.joined(separator: ":") + ":/srv/other/fs"])
+        #expect(spread.compacted().directory == "/srv")
+        #expect(spread.compacted().mount.options[0].hasPrefix("lowerdir=a\\,b\\:c\\\\d e/overlay/150/fs:a\\,b\\:c\\\\d e/overlay/149/fs:"))
+        #expect(spread.compacted().mount.options[0].hasSuffix(":other/fs"))
+
+        // By scalar: a comma or colon carrying a combining mark is still a separator to the kernel.
+        #expect(Mount.overlayEscaped("/data/a,\u{301}b:\u{308}c") == "/data/a\\,\u{301}b\\:\u{308}c")
+        #expect(Mount.lowerdirs("/x/a\\:\u{308}b:/y\\\\"[...]) == ["/x/a\\:\u{308}b", "/y\\\\"])
+        #expect(Mount.overlayUnescaped(Mount.overlayEscaped("/x\\,\u{301}")) == "/x\\,\u{301}")
 
         let bind = Mount(type: "bind", source: "/srv/a,b/1/fs", options: ["ro", "rbind"])
         #expect(bind.mountArguments(target: "/mnt").arguments == ["-t", "none", "/srv/a,b/1/fs", "/mnt", "-o", "ro,rbind,bind"])

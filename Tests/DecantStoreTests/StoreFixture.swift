@@ -15,16 +15,10 @@ final class StoreFixture {
 
     var root: String { store.layout.root }
 
-    /// Mounts what a snapshotter returned at a new directory, with mount(8).
+    /// Mounts what a snapshotter returned at a new directory, with mount(2) as `decant mount` does.
     func mount(_ mounts: [Mount], name: String) throws -> String {
         let target = try scratch.directory("mnt-" + name).path
-        for mount in mounts {
-            var arguments = ["mount", "-t", mount.type == "bind" ? "none" : mount.type, mount.source, target]
-            var options = mount.options
-            if mount.type == "bind" { options.append("bind") }
-            if !options.isEmpty { arguments += ["-o", options.joined(separator: ",")] }
-            try Shell.check(arguments)
-        }
+        for mount in mounts { try mount.mount(at: target) }
         mounted.append(target)
         return target
     }

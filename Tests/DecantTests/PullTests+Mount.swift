@@ -59,12 +59,16 @@ extension PullTests {
         #expect(top.parent != nil, "the image has more than one layer, so its mount is an overlay")
 
         let target = try scratch.directory("mnt").path
-        let mounted = try Shell.run([Repository.decant, "mount", "--root", root, reference, target])
-        #expect(mounted.status == 0, "\(mounted.stderr)")
-        let merged = (try? FileManager.default.contentsOfDirectory(atPath: target)) ?? []
-        #expect(!merged.isEmpty)
-        try Shell.check([Repository.decant, "unmount", "--root", root, target])
-        #expect(try !isMountPoint(target))
+        var merged: [String] = []
+        for writable in [false, true] {
+            let mounted = try Shell.run([Repository.decant, "mount", "--root", root] + (writable ? ["--rw"] : []) + [reference, target])
+            #expect(mounted.status == 0, "\(mounted.stderr)")
+            merged = (try? FileManager.default.contentsOfDirectory(atPath: target)) ?? []
+            #expect(!merged.isEmpty)
+            #expect(FileManager.default.createFile(atPath: target + "/new", contents: Data("x".utf8)) == writable)
+            try Shell.check([Repository.decant, "unmount", "--root", root, target])
+            #expect(try !isMountPoint(target))
+        }
 
         _ = try store.overlay.view("printed", parent: top.name, labels: [:])
         let printed = try Shell.check([Repository.decant, "snapshots", "mounts", "--root", root, target, "printed"]).stdout

@@ -46,8 +46,7 @@ import Testing
         let top = try #require(result.layers.last?.chainID.description)
         let mounts = try store.overlay.view("merged", parent: top, labels: [:])
         let target = try scratch.directory("merged").path
-        try Shell.check(["mount", "-t", mounts[0].type == "bind" ? "none" : mounts[0].type, mounts[0].source, target,
-                         "-o", (mounts[0].options + (mounts[0].type == "bind" ? ["bind"] : [])).joined(separator: ",")])
+        try Shell.check(["mount"] + mounts[0].mountArguments(target: target).arguments)
         defer { _ = try? Shell.run(["umount", target]) }
         try expectSameTree(target, fixtures.reference(name, "merged"), ignoring: fixtures.unstableMTimes(name, "merged"),
                            scratch: scratch, "\(name) merged")

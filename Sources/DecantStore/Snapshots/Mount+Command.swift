@@ -3,45 +3,50 @@ import Foundation
 extension Mount {
     /// `path` as overlayfs reads a directory in its options: `\`, `,` and `:` escaped by a `\`.
     /// A path without them (every store's but one under such a directory) is unchanged, so
-    /// options stay containerd's; with them, containerd's would split the path apart.
+    /// options stay containerd's; with them, containerd's would split the path apart. By
+    /// Unicode scalar, as the kernel reads bytes: a `,` followed by a combining mark is one
+    /// `Character` but still a comma to the kernel.
     public static func overlayEscaped(_ path: String) -> String {
-        path.reduce(into: "") { escaped, character in
-            if character == "\\" || character == "," || character == ":" { escaped.append("\\") }
-            escaped.append(character)
+        var escaped = String.UnicodeScalarView()
+        for scalar in path.unicodeScalars {
+            if scalar == "\\" || scalar == "," || scalar == ":" { escaped.append("\\") }
+            escaped.append(scalar)
         }
+        return String(escaped)
     }
 
     /// The path an ``overlayEscaped(_:)`` one names.
     static func overlayUnescaped(_ escaped: String) -> String {
-        var path = ""
+        var path = String.UnicodeScalarView()
         var escaping = false
-        for character in escaped {
-            if character == "\\" && !escaping {
+        for scalar in escaped.unicodeScalars {
+            if scalar == "\\" && !escaping {
                 escaping = true
                 continue
             }
             escaping = false
-            path.append(character)
+            path.append(scalar)
         }
-        return path
+        return String(path)
     }
 
     /// The directories of a `lowerdir` value, still escaped: split at the colons no `\` escapes.
     static func lowerdirs(_ value: Substring) -> [Substring] {
+        let scalars = value.unicodeScalars
         var directories: [Substring] = []
-        var start = value.startIndex
-        var index = value.startIndex
-        while index < value.endIndex {
-            if value[index] == "\\" {
-                index = value.index(after: index)
-                if index == value.endIndex { break }
-            } else if value[index] == ":" {
-                directories.append(value[start..<index])
-                start = value.index(after: index)
+        var start = scalars.startIndex
+        var index = scalars.startIndex
+        while index < scalars.endIndex {
+            if scalars[index] == "\\" {
+                index = scalars.index(after: index)
+                if index == scalars.endIndex { break }
+            } else if scalars[index] == ":" {
+                directories.append(Substring(scalars[start..<index]))
+                start = scalars.index(after: index)
             }
-            index = value.index(after: index)
+            index = scalars.index(after: index)
         }
-        directories.append(value[start...])
+        directories.append(Substring(scalars[start...]))
         return directories
     }
 
@@ -56,12 +61,14 @@ extension Mount {
         return (arguments, directory)
     }
 
-    /// The `mount(8)` command line that mounts this at `target`, quoted for a POSIX shell: from
-    /// the layers' common directory when the options are too long otherwise.
+    /// The `mount(8)` command line that mounts this at `target` (absolute), quoted for a POSIX
+    /// shell: in a subshell that enters the layers' common directory when the options are too
+    /// long otherwise. `mount(8)` from util-linux 2.39 on may split an escaped comma apart
+    /// (``overlayEscaped(_:)``); ``mount(at:)`` makes the system call itself.
     public func command(target: String) -> String {
         let (arguments, directory) = mountArguments(target: target)
         let words = (["mount"] + arguments).map(Self.shellQuoted).joined(separator: " ")
-        return (directory.map { "cd \(Self.shellQuoted($0)) && " } ?? "") + words
+        return directory.map { "(cd \(Self.shellQuoted($0)) && \(words))" } ?? words
     }
 
     private static func shellQuoted(_ word: String) -> String {

@@ -24,7 +24,8 @@ extension Mount {
         let relative = options.map { option -> String in
             guard let prefix = Self.directoryOptions.first(where: { option.hasPrefix($0) }) else { return option }
             let value = option.dropFirst(prefix.count)
-            let shortened = Self.lowerdirs(value).map { $0.dropFirst(common.count + 1) }.joined(separator: ":")
+            let shortened = Self.lowerdirs(value).map { Substring($0.unicodeScalars.dropFirst(common.unicodeScalars.count + 1)) }
+                .joined(separator: ":")
             return prefix + shortened
         }
         return (Mount(type: type, source: source, options: relative), Self.overlayUnescaped(common))
