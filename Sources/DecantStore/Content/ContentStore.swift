@@ -120,10 +120,11 @@ public final class ContentStore: Sendable {
                 let ref = "ingest-" + digest.description
                 // Across processes: wait for the other writer's lock rather than failing.
                 let lockPath = ingestDirectory(ref) + ".wait"
-                let lock = Self.lockWaitFile(lockPath)
+                // Where the file cannot be made, the ingest's own lock still guards.
+                let lock = try? OwnedDescriptor.lockedFile(at: lockPath)
                 // Removed while still held: a process that opens the path afterwards makes a new
                 // file, and one that was waiting on this one sees that it is gone.
-                defer { if lock >= 0 { unlink(lockPath); close(lock) } }
+                defer { if let lock { unlink(lockPath); withExtendedLifetime(lock) {} } }
                 if contains(digest) { return try info(digest) }
                 let writer = try writer(ref: ref, expected: digest, total: size)
                 try write(writer)
@@ -207,26 +208,6 @@ public final class ContentStore: Sendable {
         var fields = ["digest": info.digest.description, "size": String(info.size)]
         for (key, value) in info.labels { fields["labels." + key] = value }
         return fields
-    }
-
-    /// Opens and locks `path`, again if the file it locked was removed or replaced meanwhile (its
-    /// holder removes it when done: whoever waited on the old file would otherwise hold a lock no
-    /// newcomer sees). `-1` where the file cannot be made; the ingest's own lock still guards.
-    private static func lockWaitFile(_ path: String) -> CInt {
-        while true {
-            let lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-            guard lock >= 0 else { return -1 }
-            guard (try? FileDescriptor(rawValue: lock).lockExclusively(path: path)) != nil else {
-                close(lock)
-                return -1
-            }
-            var held = stat()
-            var named = stat()
-            if fstat(lock, &held) == 0, stat(path, &named) == 0, held.st_ino == named.st_ino, held.st_dev == named.st_dev {
-                return lock
-            }
-            close(lock)
-        }
     }
 
     private static func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {

@@ -62,39 +62,24 @@ public final class IngestWriter {
     /// commits or gives up removes the directory while it still holds the lock, so a lock taken
     /// on the file it removed would guard nothing.
     private static func lockDirectory(_ directory: String, ref: String) throws(StoreError) -> OwnedDescriptor {
-        let path = directory + "/lock"
         for _ in 0..<100 {
             do {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             } catch {
                 throw StoreError(.io, "cannot create the ingest directory for \(ref)", describing: error)
             }
-            let lock: OwnedDescriptor
+            let lock: OwnedDescriptor?
             do {
-                guard let opened = try openUnlessRemoved(path) else { continue }
-                lock = opened
+                lock = try OwnedDescriptor.lockedFileIfFree(at: directory + "/lock")
+            } catch where error.errno == .noSuchFileOrDirectory {
+                continue
             } catch {
-                throw StoreError(.io, "cannot open the ingest lock for \(ref)", describing: error)
+                throw StoreError(.io, "cannot lock the ingest of \(ref)", describing: error)
             }
-            if flock(lock.rawValue, LOCK_EX | LOCK_NB) != 0 {
-                throw StoreError(.unavailable, "ref \(ref) is locked: another writer is ingesting it")
-            }
-            var held = stat()
-            var named = stat()
-            if fstat(lock.rawValue, &held) == 0, stat(path, &named) == 0, held.st_ino == named.st_ino, held.st_dev == named.st_dev {
-                return lock
-            }
+            guard let lock else { throw StoreError(.unavailable, "ref \(ref) is locked: another writer is ingesting it") }
+            return lock
         }
         throw StoreError(.unavailable, "ref \(ref) is locked: its ingest keeps being removed and made again")
-    }
-
-    /// `path` opened (made if need be), or `nil` when its directory was removed meanwhile.
-    private static func openUnlessRemoved(_ path: String) throws(SystemCallError) -> OwnedDescriptor? {
-        do {
-            return OwnedDescriptor(taking: try FileDescriptor(rawValue: AT_FDCWD).openEntry(path, flags: O_RDWR | O_CREAT, mode: 0o600))
-        } catch where error.errno == .noSuchFileOrDirectory {
-            return nil
-        }
     }
 
     /// An appender on a descriptor of its own (``writtenBytes()`` reads `data`, which direct I/O

@@ -20,23 +20,15 @@ struct LeaseLockFile: Sendable {
         self.descriptor = descriptor
     }
 
-    /// Makes and locks the lock file for a new lease `id`. Again if a collection removed the
-    /// file between its making and its locking (it took it for a dead holder's): a lock on a
-    /// removed file would hold nothing.
+    /// Makes and locks the lock file for a new lease `id` (again if a collection removed the
+    /// file between its making and its locking, taking it for a dead holder's).
     static func take(directory: String, id: String) throws(StoreError) -> LeaseLockFile {
         let path = directory + "/" + id
-        for _ in 0..<100 {
-            let descriptor: OwnedDescriptor
-            do {
-                descriptor = OwnedDescriptor(taking: try FileDescriptor(rawValue: AT_FDCWD).openEntry(
-                    path, flags: O_RDWR | O_CREAT, mode: 0o600))
-                try descriptor.descriptor.lockExclusively(path: path)
-            } catch {
-                throw StoreError(.io, "cannot lock lease \(id)", describing: error)
-            }
-            if Self.names(descriptor, path) { return LeaseLockFile(path: path, descriptor: descriptor) }
+        do {
+            return LeaseLockFile(path: path, descriptor: try OwnedDescriptor.lockedFile(at: path))
+        } catch {
+            throw StoreError(.io, "cannot lock lease \(id)", describing: error)
         }
-        throw StoreError(.unavailable, "cannot lock lease \(id): its lock file keeps being removed")
     }
 
     /// The lock of lease `id` if it has a lock file and its holder has ended; `nil` while the
@@ -65,21 +57,14 @@ struct LeaseLockFile: Sendable {
             return .running
         }
         guard (try? descriptor.descriptor.tryLockExclusively(path: path)) == true else { return .running }
-        return Self.names(descriptor, path) ? .ended(LeaseLockFile(path: path, descriptor: descriptor)) : .none
+        let isRegular = (try? descriptor.descriptor.status(path: path).isRegular) == true
+        return isRegular && descriptor.isStillNamed(path) ? .ended(LeaseLockFile(path: path, descriptor: descriptor)) : .none
     }
 
     enum Check {
         case none
         case running
         case ended(LeaseLockFile)
-    }
-
-    /// Whether `path` is still the regular file `descriptor` has open.
-    private static func names(_ descriptor: OwnedDescriptor, _ path: String) -> Bool {
-        var held = stat()
-        var named = stat()
-        return fstat(descriptor.rawValue, &held) == 0 && lstat(path, &named) == 0 && held.st_mode & S_IFMT == S_IFREG
-            && held.st_ino == named.st_ino && held.st_dev == named.st_dev
     }
 
     /// Removes the file; the lock goes with the last copy of this value.
