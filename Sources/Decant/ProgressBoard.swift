@@ -59,4 +59,10 @@ private final class CountingByteSource: ByteSource {
         board.advance(index, by: count)
         return count
     }
+
+    func lend(upTo limit: Int) throws(SystemCallError) -> UnsafeRawBufferPointer? {
+        guard let bytes = try source.lend(upTo: limit) else { return nil }
+        board.advance(index, by: bytes.count)
+        return bytes
+    }
 }

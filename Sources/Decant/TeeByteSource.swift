@@ -30,4 +30,22 @@ final class TeeByteSource: ByteSource, @unchecked Sendable {
         }
         return count
     }
+
+    /// The next bytes, read straight into the buffer the ingest writes to the disk from: stored
+    /// and lent to the decoder without being copied on the way. `nil` where the ingest has no
+    /// such buffer, or has failed (the decoder then reads on, and nothing more is stored).
+    func lend(upTo limit: Int) throws(SystemCallError) -> UnsafeRawBufferPointer? {
+        guard failure == nil, let room = writer.reservation(upTo: limit) else { return nil }
+        let count = try source.read(into: room)
+        do {
+            if count > 0 {
+                try writer.writeReserved(count)
+            } else {
+                try writer.settle()
+            }
+        } catch {
+            failure = error
+        }
+        return UnsafeRawBufferPointer(rebasing: room[..<count])
+    }
 }

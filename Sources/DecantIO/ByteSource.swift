@@ -9,6 +9,11 @@ import Glibc
 public protocol ByteSource: Sendable {
     /// Reads up to `buffer.count` bytes; 0 means the end of the blob.
     func read(into buffer: UnsafeMutableRawBufferPointer) throws(SystemCallError) -> Int
+    /// Up to `limit` of the next bytes, left where the source holds them: a reader that would
+    /// only copy them into a buffer of its own uses them there instead. They stay valid and
+    /// unchanged until the next call on this source. Empty at the end of the blob; `nil` when the
+    /// source has nowhere of its own to hold them, and the reader calls ``read(into:)`` instead.
+    func lend(upTo limit: Int) throws(SystemCallError) -> UnsafeRawBufferPointer?
     /// The open file holding exactly the blob's bytes, when the blob is a whole file on this
     /// machine (so that a store can link it instead of copying); owned by the source.
     var wholeFile: FileDescriptor? { get }
@@ -16,6 +21,8 @@ public protocol ByteSource: Sendable {
 
 extension ByteSource {
     public var wholeFile: FileDescriptor? { nil }
+
+    public func lend(upTo limit: Int) throws(SystemCallError) -> UnsafeRawBufferPointer? { nil }
 }
 
 /// A blob in a file.
@@ -90,5 +97,14 @@ public final class ConcatenatedByteSource: ByteSource, @unchecked Sendable {
             current += 1
         }
         return 0
+    }
+
+    public func lend(upTo limit: Int) throws(SystemCallError) -> UnsafeRawBufferPointer? {
+        while current < sources.count {
+            guard let bytes = try sources[current].lend(upTo: limit) else { return nil }
+            if !bytes.isEmpty { return bytes }
+            current += 1
+        }
+        return UnsafeRawBufferPointer(start: nil, count: 0)
     }
 }

@@ -17,7 +17,9 @@ import Glibc
 /// Bytes are staged in a ``chunkSize`` buffer; a full one is written through io_uring while the
 /// next one fills, so the caller waits for the disk only when it is a whole chunk ahead. Bytes the
 /// caller keeps unchanged until ``settle()`` can skip that copy (``append(borrowing:)``): where
-/// they are aligned as the file system asks, they are written from where they are. One write is
+/// they are aligned as the file system asks, they are written from where they are. A caller that
+/// would fill a buffer only to append it fills the staging buffer instead (``reservation(upTo:)``),
+/// which also saves the copy. One write is
 /// in flight at a time, so the file always holds a prefix of what was appended, also after a
 /// SIGKILL (which an interrupted ingest relies on to resume). ``finish()`` writes the staged rest:
 /// its whole blocks directly, the last partial block through the page cache.
@@ -111,6 +113,25 @@ public final class DirectFileAppender {
             rest = UnsafeRawBufferPointer(rebasing: rest[count...])
             if staged == staging.count { try writeStaged() }
         }
+    }
+
+    /// Room for up to `limit` bytes at the end of the staging buffer, for a caller that would
+    /// otherwise fill a buffer of its own and ``append(_:)`` it: filled in place and handed over
+    /// with ``appendReserved(_:)``, the bytes are not copied. `nil` when no file is being
+    /// appended to or the staging buffer cannot take more (a write of it failed).
+    ///
+    /// Bytes handed over this way stay where they are, unchanged, until the next call on this
+    /// appender: the caller may go on reading them until then (the disk may be reading them too).
+    public func reservation(upTo limit: Int) -> UnsafeMutableRawBufferPointer? {
+        guard file != nil, limit > 0, staged < staging.count else { return nil }
+        return UnsafeMutableRawBufferPointer(rebasing: staging[staged..<min(staging.count, staged + limit)])
+    }
+
+    /// Appends the first `count` bytes of the last ``reservation(upTo:)``, which the caller filled.
+    public func appendReserved(_ count: Int) throws(SystemCallError) {
+        precondition(count >= 0 && count <= staging.count - staged, "no more than the reservation held")
+        staged += count
+        if staged == staging.count { try writeStaged() }
     }
 
     /// Appends `bytes`, writing straight from them what is aligned for direct I/O when nothing is

@@ -61,6 +61,39 @@ import Glibc
         }
     }
 
+    /// Bytes filled in place (``DirectFileAppender/reservation(upTo:)``) land in order among
+    /// copied ones, and are still where they were put after they were handed over.
+    @Test func reservedBytesLandInOrderAmongCopiedOnes() throws {
+        let scratch = try Scratch("direct")
+        let path = scratch.url.appendingPathComponent("blob").path
+        let file = try open(path)
+        let appender = try #require(DirectFileAppender())
+        #expect(appender.reservation(upTo: 10) == nil, "no file to append to yet")
+        #expect(appender.start(file, path: path, offset: 0))
+        let data = bytes(4 * chunk + 999)
+        var at = 0
+        var turn = 0
+        while at < data.count {
+            let size = [1, 4095, chunk + 3, 10, chunk - 7, 777_777, 3 * chunk][turn % 7]
+            turn += 1
+            let end = min(at + size, data.count)
+            if turn % 3 == 0 {
+                try append(appender, data[at..<end])
+                at = end
+                continue
+            }
+            let room = try #require(appender.reservation(upTo: end - at))
+            #expect(!room.isEmpty && room.count <= end - at)
+            let filled = data[at..<(at + room.count)]
+            room.copyBytes(from: filled)
+            try appender.appendReserved(room.count)
+            #expect(Array(UnsafeRawBufferPointer(room)) == Array(filled), "moved or changed once handed over")
+            at += room.count
+        }
+        try appender.finish()
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == Data(data))
+    }
+
     @Test func theFileHoldsAPrefixOfWhatWasAppended() throws {
         let scratch = try Scratch("direct")
         let path = scratch.url.appendingPathComponent("blob").path

@@ -66,6 +66,23 @@ extension PullTests {
         }
     }
 
+    /// A blob of several direct-I/O chunks, copied into the store rather than linked, is stored
+    /// byte for byte: the decoder reads it from where the ingest stages it for the disk.
+    @Test func aCopiedBigBlobIsStoredByteForByte() async throws {
+        let (scratch, store) = try freshStore("copy-big")
+        let layout = scratch.url.appendingPathComponent("big").path
+        let made = try Shell.check(["python3", RegistryServer.scripts.appendingPathComponent("make-big-image.py").path, layout, "6"])
+        let big = try #require(try JSONSerialization.jsonObject(with: Data(made.stdout.utf8)) as? [String: Any])
+        let name = try #require(big["layer"] as? String)
+        let layer = try #require(Digest(name))
+        let result = try await Puller(store: store).pull("oci:\(layout):latest", options: PullOptions(linkLocalBlobs: false))
+        #expect(result.layers.map(\.digest) == [layer])
+        let blob = "\(layout)/blobs/sha256/\(layer.encoded)"
+        let stored = try store.content.path(of: layer)
+        #expect(try inode(stored).inode != inode(blob).inode)
+        #expect(FileManager.default.contentsEqual(atPath: stored, andPath: blob))
+    }
+
     /// A blob that became writable by others after it was checked and read (here: when its layer
     /// is extracted, before the blob is stored) is copied into the store instead of linked, and
     /// the pull still records every blob with its verified bytes.

@@ -596,7 +596,9 @@ import Testing
         let requests = try proxy.requests().filter { ($0["path"] as? String)?.hasSuffix("/blobs/\(layer)") == true }
         #expect(requests.last?["range"] as? String == "bytes=\(ingest.offset)-", "\(requests)")
         #expect(requests.last?["status"] as? Int == 206)
-        #expect(store.content.contains(try #require(Digest(layer))))
+        let digest = try #require(Digest(layer))
+        #expect(FileManager.default.contentsEqual(atPath: try store.content.path(of: digest), andPath: "\(layout)/blobs/sha256/\(digest.encoded)"),
+                "the stored blob is the pushed one, byte for byte")
         #expect(try store.content.ingests().isEmpty)
         let merged = try #require(try store.images.list().first)
         #expect(merged.name == reference)

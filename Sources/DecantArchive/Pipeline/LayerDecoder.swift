@@ -65,24 +65,34 @@ final class LayerDecoder: @unchecked Sendable {
         var filled = 0
         var endOfInput = false
 
-        func refill() throws(LayerError) {
+        /// The next bytes of the blob, hashed: read into `input` after the `filled` bytes there,
+        /// or, `lending`, wherever the source holds them (valid until the next call). Empty at
+        /// the end.
+        func next(lending: Bool) throws(LayerError) -> UnsafeRawBufferPointer {
             do {
                 let start = monotonicSeconds()
-                let count = try source.read(into: UnsafeMutableRawBufferPointer(rebasing: input[filled...]))
+                let bytes: UnsafeRawBufferPointer
+                if lending, let lent = try source.lend(upTo: readSize) {
+                    bytes = lent
+                } else {
+                    let count = try source.read(into: UnsafeMutableRawBufferPointer(rebasing: input[filled...]))
+                    bytes = UnsafeRawBufferPointer(rebasing: input[filled..<(filled + count)])
+                    filled += count
+                }
                 let read = monotonicSeconds()
                 times.read += read - start
-                if count == 0 { endOfInput = true; return }
-                compressedHash.update(UnsafeRawBufferPointer(rebasing: input[filled..<(filled + count)]))
+                if bytes.isEmpty { endOfInput = true; return bytes }
+                compressedHash.update(bytes)
                 times.hash += monotonicSeconds() - read
-                compressedSize += Int64(count)
-                filled += count
+                compressedSize += Int64(bytes.count)
+                return bytes
             } catch {
                 throw LayerError(.source, layer: layer, message: "cannot read the blob", cause: error)
             }
         }
 
-        // Enough bytes to tell the compression from the magic.
-        while filled < 4 && !endOfInput { try refill() }
+        // Enough bytes to tell the compression from the magic, together in `input`.
+        while filled < 4 && !endOfInput { _ = try next(lending: false) }
         let compression = Compression.detect(magic: UnsafeRawBufferPointer(rebasing: input[..<filled]))
         if let declared, !declared.admits(compression) {
             throw LayerError(.mediaTypeMismatch, layer: layer,
@@ -101,8 +111,7 @@ final class LayerDecoder: @unchecked Sendable {
             while !chunk.isFull {
                 if pending.isEmpty && !endOfInput {
                     filled = 0
-                    try refill()
-                    pending = UnsafeRawBufferPointer(rebasing: input[..<filled])
+                    pending = try next(lending: true)
                     continue
                 }
                 let before = pending.count

@@ -102,6 +102,34 @@ public final class IngestWriter {
         } catch {
             throw writeFailure(error)
         }
+        advance(past: bytes)
+    }
+
+    /// Room for up to `limit` of the next bytes in the buffer they are written to the disk from,
+    /// for a caller that would otherwise fill a buffer of its own and ``write(_:)`` it; `nil` when
+    /// this writer has no such buffer (a small blob, or no direct I/O). Hand over what was filled
+    /// with ``writeReserved(_:)``; the bytes stay there unchanged until the next call on this writer.
+    public func reservation(upTo limit: Int) -> UnsafeMutableRawBufferPointer? {
+        direct?.reservation(upTo: limit)
+    }
+
+    /// Appends the first `count` bytes of the last ``reservation(upTo:)``, which the caller filled.
+    public func writeReserved(_ count: Int) throws(StoreError) {
+        guard count > 0 else { return }
+        // The same room as the reservation's: nothing was staged since.
+        guard let direct, let room = direct.reservation(upTo: count) else {
+            preconditionFailure("a reservation was made")
+        }
+        do {
+            try direct.appendReserved(count)
+        } catch {
+            throw writeFailure(error)
+        }
+        advance(past: UnsafeRawBufferPointer(rebasing: room[..<count]))
+    }
+
+    /// Accounts for `bytes`, just handed to the file.
+    private func advance(past bytes: UnsafeRawBufferPointer) {
         if hashing { hasher.update(bytes) }
         offset += Int64(bytes.count)
         if direct == nil {
