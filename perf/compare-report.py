@@ -224,6 +224,12 @@ def main():
                 "ctr_pull_over_decant_registry": ratio("containerd-registry", "decant-registry"),
                 "ctr_pull_over_ctr_import": ratio("containerd-registry", "containerd"),
             }
+            # CPU for the registry pull (decant's and the registry's) over CPU for the layout pull:
+            # on cores both keep equally busy, the wall-time ratio CPU alone would give
+            lay, rp = (img["tools"].get(x, {}) for x in ("decant", "decant-registry"))
+            if lay.get("cpu_s") and "cpu_s" in rp and "registry_cpu_s" in rp:
+                img["registry"]["cpu_over_layout"] = (rp["cpu_s"] + rp["registry_cpu_s"]) / lay["cpu_s"]
+                img["registry"]["decant_extra_cpu_s"] = rp["cpu_s"] - lay["cpu_s"]
         result["images"][image] = img
 
     result["warnings"] = warnings
@@ -297,6 +303,10 @@ def main():
             rd = reg.get("decant_registry_discard_over_layout")
             if rd is not None:
                 copy += f"; with --discard-unpacked-layers (neither writes layer blobs): {fmt_ratio(rd)}"
+            if reg.get("cpu_over_layout") is not None:
+                copy += (f"\n  its CPU, the registry's included, over the layout pull's: {fmt_ratio(reg['cpu_over_layout'])} "
+                         f"(decant {reg['decant_extra_cpu_s']:+.2f} CPU-s, the registry "
+                         f"{rt['decant-registry']['registry_cpu_s']:.2f}): the ratio CPU alone sets when both keep the cores equally busy")
             print(f"\nregistry pull / OCI-layout pull (decant): {fmt_ratio(r)}{verdict}  (issue 6: <= 1.2x){copy}\n"
                   f"ctr pull / decant registry pull: {fmt_ratio(reg['ctr_pull_over_decant_registry'])}  "
                   f"(> 1: decant is faster); ctr pull / ctr import: {fmt_ratio(reg['ctr_pull_over_ctr_import'])}\n"
