@@ -15,7 +15,7 @@ public final class RegistryBlobReader: BlobStream {
     init(client: RegistryClient, descriptor: Descriptor, offset: Int64) {
         let queue = BlobByteQueue(location: "\(client.image.domain)/\(client.image.repository)@\(descriptor.digest)")
         self.queue = queue
-        self.task = Task {
+        self.task = Task(executorPreference: client.transferExecutor()) {
             await Self.transfer(client: client, descriptor: descriptor, offset: offset, queue: queue)
         }
     }

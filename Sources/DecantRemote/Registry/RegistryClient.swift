@@ -54,6 +54,11 @@ final class RegistryClient: Sendable {
         }
     }
 
+    /// Where a blob transfer runs: one of the client's event loops, taken in turn.
+    func transferExecutor() -> EventLoopTaskExecutor {
+        EventLoopTaskExecutor(http.eventLoopGroup.next())
+    }
+
     func shutdown() async {
         try? await http.shutdown()
     }
