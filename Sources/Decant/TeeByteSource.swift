@@ -16,17 +16,8 @@ final class TeeByteSource: ByteSource, @unchecked Sendable {
 
     func read(into buffer: UnsafeMutableRawBufferPointer) throws(SystemCallError) -> Int {
         let count = try source.read(into: buffer)
-        guard failure == nil else { return count }
-        do {
-            if count > 0 {
-                try writer.write(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
-            } else {
-                // The decoding thread ends after the last read; the store commits on another.
-                try writer.settle()
-            }
-        } catch {
-            // Keep extracting: the store error is reported once the layer is done.
-            failure = error
+        if failure == nil {
+            store(count) { () throws(StoreError) in try writer.write(UnsafeRawBufferPointer(rebasing: buffer[..<count])) }
         }
         return count
     }
@@ -37,15 +28,23 @@ final class TeeByteSource: ByteSource, @unchecked Sendable {
     func lend(upTo limit: Int) throws(SystemCallError) -> UnsafeRawBufferPointer? {
         guard failure == nil, let room = writer.reservation(upTo: limit) else { return nil }
         let count = try source.read(into: room)
+        store(count) { () throws(StoreError) in try writer.writeReserved(count) }
+        return UnsafeRawBufferPointer(rebasing: room[..<count])
+    }
+
+    /// Hands `count` bytes just read to the ingest (`write`), or, at the end of the blob, waits
+    /// for its writes: the decoding thread ends after the last read, and the store commits on
+    /// another. A store error is kept, not thrown: extraction goes on, and the error is reported
+    /// once the layer is done.
+    private func store(_ count: Int, _ write: () throws(StoreError) -> Void) {
         do {
             if count > 0 {
-                try writer.writeReserved(count)
+                try write()
             } else {
                 try writer.settle()
             }
         } catch {
             failure = error
         }
-        return UnsafeRawBufferPointer(rebasing: room[..<count])
     }
 }

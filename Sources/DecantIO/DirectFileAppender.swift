@@ -19,9 +19,8 @@ import Glibc
 /// caller keeps unchanged until ``settle()`` can skip that copy (``append(borrowing:)``): where
 /// they are aligned as the file system asks, they are written from where they are. A caller that
 /// would fill a buffer only to append it fills the staging buffer instead (``reservation(upTo:)``),
-/// which also saves the copy. One write is
-/// in flight at a time, so the file always holds a prefix of what was appended, also after a
-/// SIGKILL (which an interrupted ingest relies on to resume). ``finish()`` writes the staged rest:
+/// which also saves the copy. One write is in flight at a time, so the file always holds a prefix
+/// of what was appended, also after a SIGKILL (which an interrupted ingest relies on to resume). ``finish()`` writes the staged rest:
 /// its whole blocks directly, the last partial block through the page cache.
 ///
 /// One appender serves one file at a time and can then take the next (``start(_:path:offset:)``),
@@ -127,11 +126,15 @@ public final class DirectFileAppender {
         return UnsafeMutableRawBufferPointer(rebasing: staging[staged..<min(staging.count, staged + limit)])
     }
 
-    /// Appends the first `count` bytes of the last ``reservation(upTo:)``, which the caller filled.
-    public func appendReserved(_ count: Int) throws(SystemCallError) {
+    /// Appends the first `count` bytes of the last ``reservation(upTo:)``, which the caller filled;
+    /// returns them.
+    @discardableResult
+    public func appendReserved(_ count: Int) throws(SystemCallError) -> UnsafeRawBufferPointer {
         precondition(count >= 0 && count <= staging.count - staged, "no more than the reservation held")
+        let appended = UnsafeRawBufferPointer(rebasing: staging[staged..<(staged + count)])
         staged += count
         if staged == staging.count { try writeStaged() }
+        return appended
     }
 
     /// Appends `bytes`, writing straight from them what is aligned for direct I/O when nothing is

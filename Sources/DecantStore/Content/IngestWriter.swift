@@ -115,17 +115,14 @@ public final class IngestWriter {
 
     /// Appends the first `count` bytes of the last ``reservation(upTo:)``, which the caller filled.
     public func writeReserved(_ count: Int) throws(StoreError) {
-        guard count > 0 else { return }
-        // The same room as the reservation's: nothing was staged since.
-        guard let direct, let room = direct.reservation(upTo: count) else {
-            preconditionFailure("a reservation was made")
-        }
+        guard let direct else { preconditionFailure("a reservation was made") }
+        let bytes: UnsafeRawBufferPointer
         do {
-            try direct.appendReserved(count)
+            bytes = try direct.appendReserved(count)
         } catch {
             throw writeFailure(error)
         }
-        advance(past: UnsafeRawBufferPointer(rebasing: room[..<count]))
+        advance(past: bytes)
     }
 
     /// Accounts for `bytes`, just handed to the file.
