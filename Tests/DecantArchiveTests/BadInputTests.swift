@@ -6,8 +6,8 @@ import Testing
 /// Corrupt, truncated and hostile layers: a clear error naming the layer and the entry, and
 /// nothing outside the target directory touched.
 @Suite(.serialized) struct BadInputTests {
-    @Test func everyBadLayerFailsWithItsCause() throws {
-        let fixtures = try FixtureSet.get()
+    @Test func everyBadLayerFailsWithItsCause() async throws {
+        let fixtures = try await FixtureSet.get()
         #expect(fixtures.errorCases.count >= 10)
         for fixture in fixtures.errorCases {
             guard case .error(let expected) = fixture.expect else { continue }
@@ -27,8 +27,8 @@ import Testing
     }
 
     /// A header that cannot be read is placed after the last entry read, which it is not blamed on.
-    @Test func aBadHeaderIsPlacedAfterTheEntryBeforeIt() throws {
-        let fixtures = try FixtureSet.get()
+    @Test func aBadHeaderIsPlacedAfterTheEntryBeforeIt() async throws {
+        let fixtures = try await FixtureSet.get()
         let fixture = try #require(fixtures.errorCases.first { $0.name == "err-tar-bad-checksum" })
         let scratch = try Scratch(fixture.name)
         let error = try #require(throws: LayerError.self) {
@@ -45,8 +45,8 @@ import Testing
     static let stricterThanContainerd: Set<String> = ["err-zstd-declared-gzip", "err-gzip-trailing-garbage"]
 
     /// containerd rejects the same layers, but for the documented exceptions.
-    @Test func containerdRejectsThemToo() throws {
-        let fixtures = try FixtureSet.get()
+    @Test func containerdRejectsThemToo() async throws {
+        let fixtures = try await FixtureSet.get()
         for fixture in fixtures.errorCases {
             let rejected = fixtures.containerdError(fixture.name) != nil
             if Self.stricterThanContainerd.contains(fixture.name) {
@@ -60,8 +60,8 @@ import Testing
     /// Every layer, good or bad, in both whiteout modes, stays inside its directory: `../`, `/`,
     /// symlinks to `/` and to `../..` and hardlinks to outside paths all land inside.
     @Test(arguments: [WhiteoutMode.overlay, .naive])
-    func nothingLeavesTheTargetDirectory(whiteouts: WhiteoutMode) throws {
-        let fixtures = try FixtureSet.get()
+    func nothingLeavesTheTargetDirectory(whiteouts: WhiteoutMode) async throws {
+        let fixtures = try await FixtureSet.get()
         for fixture in fixtures.cases {
             let scratch = try Scratch(fixture.name)
             let tripwires = try Tripwires(around: scratch)
@@ -71,8 +71,8 @@ import Testing
         }
     }
 
-    @Test func aMissingTargetDirectoryIsAnError() throws {
-        let fixtures = try FixtureSet.get()
+    @Test func aMissingTargetDirectoryIsAnError() async throws {
+        let fixtures = try await FixtureSet.get()
         let fixture = try #require(fixtures.okCases.first)
         #expect(throws: LayerError.self) {
             _ = try applyLayer(fixtures.url(fixture.blob), mediaType: fixture.mediaType,

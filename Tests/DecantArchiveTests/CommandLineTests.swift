@@ -6,8 +6,8 @@ import Testing
 @Suite struct CommandLineTests {
     private var decant: String { Repository.decant }
 
-    @Test func appliesAndPrintsJSON() throws {
-        let fixtures = try FixtureSet.get()
+    @Test func appliesAndPrintsJSON() async throws {
+        let fixtures = try await FixtureSet.get()
         let fixture = try #require(fixtures.okCases.first { $0.name == "files" })
         let scratch = try Scratch("cli")
         let target = try scratch.directory("upper")
@@ -23,8 +23,8 @@ import Testing
         #expect(diffID == "sha256:" + expected.prefix(64))
     }
 
-    @Test func failsWithTheLayerAndEntryNamed() throws {
-        let fixtures = try FixtureSet.get()
+    @Test func failsWithTheLayerAndEntryNamed() async throws {
+        let fixtures = try await FixtureSet.get()
         let fixture = try #require(fixtures.errorCases.first { $0.name == "err-unknown-typeflag" })
         let scratch = try Scratch("cli")
         let target = try scratch.directory("upper")

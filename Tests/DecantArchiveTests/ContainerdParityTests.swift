@@ -8,8 +8,8 @@ import Testing
     /// The overlay snapshotter: the base layer applied naively (it is the bottom), then each case
     /// into its own upper dir with overlay whiteouts — exactly the two `fs` dirs containerd writes.
     /// Applied as `decant pull` applies them by default: large files written directly.
-    @Test func overlayUpperDirsMatchContainerd() throws {
-        let fixtures = try FixtureSet.get()
+    @Test func overlayUpperDirsMatchContainerd() async throws {
+        let fixtures = try await FixtureSet.get()
         #expect(fixtures.okCases.count >= 10)
         for fixture in fixtures.okCases {
             let scratch = try Scratch(fixture.name)
@@ -32,8 +32,8 @@ import Testing
     }
 
     /// The native snapshotter: every layer applied naively onto a copy of its parent.
-    @Test func nativeTreesMatchContainerd() throws {
-        let fixtures = try FixtureSet.get()
+    @Test func nativeTreesMatchContainerd() async throws {
+        let fixtures = try await FixtureSet.get()
         for fixture in fixtures.okCases {
             let scratch = try Scratch(fixture.name)
             let tree = try scratch.directory("native")
@@ -54,8 +54,8 @@ import Testing
         (GzipImplementation.isal, FileIOBackend.uring, 1536, 2),
         (GzipImplementation.zlib, FileIOBackend.syscalls, 700, 1),
     ])
-    func everyBackendWritesTheSameTree(gzip: GzipImplementation, io: FileIOBackend, bufferSize: Int, bufferCount: Int) throws {
-        let fixtures = try FixtureSet.get()
+    func everyBackendWritesTheSameTree(gzip: GzipImplementation, io: FileIOBackend, bufferSize: Int, bufferCount: Int) async throws {
+        let fixtures = try await FixtureSet.get()
         for fixture in fixtures.okCases {
             let scratch = try Scratch(fixture.name)
             let reference = try scratch.directory("reference")
@@ -76,8 +76,8 @@ import Testing
 
     /// Every file written directly, whatever its size, from buffers so small that each file's
     /// data arrives in pieces: the same trees (data, then metadata) as written through the cache.
-    @Test func directWritesWriteTheSameTree() throws {
-        let fixtures = try FixtureSet.get()
+    @Test func directWritesWriteTheSameTree() async throws {
+        let fixtures = try await FixtureSet.get()
         let everyFile = EarlyWriteback(directMinimumFileSize: 0)
         for fixture in fixtures.okCases {
             let scratch = try Scratch(fixture.name)

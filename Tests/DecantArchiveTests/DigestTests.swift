@@ -8,8 +8,8 @@ import Testing
 /// The digests the applier returns are the blob's and the whole uncompressed stream's, checked
 /// against independent tools (`sha256sum` over the blob and over `gzip -dc` / `zstd -dc`).
 @Suite struct DigestTests {
-    @Test func digestsMatchIndependentTools() throws {
-        let fixtures = try FixtureSet.get()
+    @Test func digestsMatchIndependentTools() async throws {
+        let fixtures = try await FixtureSet.get()
         for fixture in fixtures.okCases {
             let scratch = try Scratch(fixture.name)
             let result = try applyLayer(fixtures.url(fixture.blob), mediaType: fixture.mediaType,

@@ -26,8 +26,8 @@ import Testing
     /// pre-Go-1.8 GNU header's prefix (libarchive ignores it).
     static let readDifferentlyByGo: Set<String> = ["format-odd"]
 
-    @Test func everyEntryReadsTheSameAsLibarchive() throws {
-        let fixtures = try FixtureSet.get()
+    @Test func everyEntryReadsTheSameAsLibarchive() async throws {
+        let fixtures = try await FixtureSet.get()
         #expect(Set(fixtures.okCases.map(\.name)).isSuperset(of: Self.readDifferentlyByGo))
         for fixture in fixtures.okCases where !Self.readDifferentlyByGo.contains(fixture.name) {
             let path = fixtures.url(fixture.blob).path

@@ -62,6 +62,11 @@ struct BlobByteQueueTests {
         #expect(queue.readerWaiting == .zero, "waiting for a slot counted: \(queue.readerWaiting)")
         let active = ContinuousClock.now
         queue.transferring(true)
+        // However late the reader gets to its wait, part of it falls in the transfer's time.
+        guard try await eventually({ queue.readerWaiting > .zero }) else {
+            Issue.record("the blocked reader's wait never showed")
+            return
+        }
         try await Task.sleep(for: .milliseconds(100))
         queue.transferring(false)
         let inactive = ContinuousClock.now

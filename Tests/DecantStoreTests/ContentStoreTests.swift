@@ -125,10 +125,12 @@ import Testing
         let stores = [fixture.store] + (try (1..<4).map { _ in try Store(layout: StoreLayout(root: fixture.root)) })
         let errors = Mutex<[String]>([])
         let taken = Counter()
-        let deadline = ContinuousClock.now + .seconds(2)
+        // Until the ingest has changed hands often enough, however slowly the machine lets
+        // the threads run; the deadline only ends a run in which it never does.
+        let (turns, deadline) = (400, ContinuousClock.now + .seconds(60))
         let threads = stores.map { store in
             Thread {
-                while ContinuousClock.now < deadline {
+                while taken.value < turns && ContinuousClock.now < deadline {
                     do throws(StoreError) {
                         try store.content.writer(ref: "churn", total: 1).discard()
                         taken.increment()
@@ -141,7 +143,7 @@ import Testing
         for thread in threads { thread.start() }
         while threads.contains(where: { !$0.isFinished }) { Thread.sleep(forTimeInterval: 0.01) }
         #expect(errors.withLock { $0 }.isEmpty, "\(errors.withLock { Array($0.prefix(3)) })")
-        #expect(taken.value > 100)
+        #expect(taken.value >= turns)
     }
 
     /// Writers of one blob in three stores on one root, as in three processes: the first gives
@@ -155,20 +157,25 @@ import Testing
         let third = try Store(layout: StoreLayout(root: fixture.root))
         struct GaveUp: Error {}
         let release = DispatchSemaphore(value: 0)
-        let writes = Counter()
+        let (entered, writes) = (Counter(), Counter())
+        // Each step waits for the one before to be under way, not for a time: on a busy machine
+        // a task can start seconds after it was made.
         async let failed = first.content.ingest(digest, size: Int64(payload.count)) { _ in
+            entered.increment()
             release.wait()
             throw GaveUp()
         }
-        try await Task.sleep(for: .milliseconds(200))
+        try #require(try await eventually(within: .seconds(60)) { entered.value == 1 }, "the first writer never started")
         async let waited = second.content.ingest(digest, size: Int64(payload.count)) { writer in
             writes.increment()
             Thread.sleep(forTimeInterval: 0.4)
             try writer.write(payload)
         }
+        // Time for the second to be waiting for the first; should it start only after the
+        // release, it writes the blob all the same.
         try await Task.sleep(for: .milliseconds(200))
         release.signal()
-        try await Task.sleep(for: .milliseconds(100))
+        try #require(try await eventually(within: .seconds(60)) { writes.value == 1 }, "the second writer never started")
         let late = try await third.content.ingest(digest, size: Int64(payload.count)) { writer in
             writes.increment()
             try writer.write(payload)

@@ -52,20 +52,15 @@ struct ImageFixtures: Sendable {
         return table[tree] ?? []
     }
 
-    static let shared: Result<ImageFixtures, Shell.Failure> = {
-        do {
-            let scripts = Repository.root.appendingPathComponent("Tests/ImageFixtures")
-            let directory = try ProcessDirectory.make("images")
-            try Shell.check(["python3", scripts.appendingPathComponent("make-images.py").path, directory.path])
-            try Shell.check(["bash", scripts.appendingPathComponent("containerd-images.sh").path, directory.path])
-            let data = try Data(contentsOf: directory.appendingPathComponent("images.json"))
-            return .success(ImageFixtures(directory: directory, images: try JSONDecoder().decode(Manifest.self, from: data).images))
-        } catch let error as Shell.Failure {
-            return .failure(error)
-        } catch {
-            return .failure(Shell.Failure(message: "\(error)"))
-        }
-    }()
+    /// Generated on first use; a failure to generate fails every test that needs the fixtures.
+    private static let shared = SharedFixture("image-fixtures") {
+        let scripts = Repository.root.appendingPathComponent("Tests/ImageFixtures")
+        let directory = try ProcessDirectory.make("images")
+        try Shell.check(["python3", scripts.appendingPathComponent("make-images.py").path, directory.path])
+        try Shell.check(["bash", scripts.appendingPathComponent("containerd-images.sh").path, directory.path])
+        let data = try Data(contentsOf: directory.appendingPathComponent("images.json"))
+        return ImageFixtures(directory: directory, images: try JSONDecoder().decode(Manifest.self, from: data).images)
+    }
 
-    static func get() throws -> ImageFixtures { try shared.get() }
+    static func get() async throws -> ImageFixtures { try await shared.get() }
 }

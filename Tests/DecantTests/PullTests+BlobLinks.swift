@@ -33,7 +33,7 @@ extension PullTests {
     /// store (no second copy written), unless others could rewrite it or the pull asks for copies;
     /// either way the store's blob holds the verified bytes.
     @Test func localLayoutBlobsAreLinkedWhereSafe() async throws {
-        let fixtures = try ImageFixtures.get()
+        let fixtures = try await ImageFixtures.get()
         let (scratch, store) = try freshStore("link")
         // A private copy of the layout, one of whose layer blobs anyone may write.
         let layout = scratch.url.appendingPathComponent("layout").path
@@ -87,7 +87,7 @@ extension PullTests {
     /// is extracted, before the blob is stored) is copied into the store instead of linked, and
     /// the pull still records every blob with its verified bytes.
     @Test func aBlobThatChangesModeBeforeItIsStoredIsCopied() async throws {
-        let fixtures = try ImageFixtures.get()
+        let fixtures = try await ImageFixtures.get()
         let (scratch, store) = try freshStore("link-fallback")
         let layout = scratch.url.appendingPathComponent("layout").path
         try Shell.check(["cp", "-a", fixtures.path("multi"), layout])

@@ -8,9 +8,9 @@ extension PullTests {
     /// `decant pull --json` whose reader has gone (`| head -1`): the pull is not cut off half way
     /// by SIGPIPE; it completes (image recorded, every snapshot committed, none left active) and
     /// the command fails, saying it could not print its result.
-    @Test func aPullWhoseOutputIsClosedCompletesAndFails() throws {
-        let fixtures = try ImageFixtures.get()
-        let (scratch, root, reference) = try commandLineSetup("closed-output", image: "shared-a")
+    @Test func aPullWhoseOutputIsClosedCompletesAndFails() async throws {
+        let fixtures = try await ImageFixtures.get()
+        let (scratch, root, reference) = try await commandLineSetup("closed-output", image: "shared-a")
         defer { withExtendedLifetime(scratch) {} }
         // `true` exits before decant starts, so decant's first write finds no reader.
         let script = "{ sleep 0.2; DECANT_ROOT='\(root)' exec '\(Repository.decant)' pull --json '\(reference)'; } | true; exit ${PIPESTATUS[0]}"

@@ -28,7 +28,7 @@ extension PullTests {
         #expect(try store.images.list().isEmpty)
 
         // Not wedged: what the failed pull prepared is gone, and a small image fits.
-        let fixtures = try ImageFixtures.get()
+        let fixtures = try await ImageFixtures.get()
         let small = try await Puller(store: store).pull("oci:" + fixtures.path(fixtures.image("multi").layout) + ":latest",
                                                         options: PullOptions())
         #expect(!small.layers.isEmpty)
@@ -41,7 +41,7 @@ extension PullTests {
     /// database too, leaves the store exactly as it was; once there is space the same pull goes
     /// through.
     @Test func aDiskThatFillsUpBeforeTheCommitLeavesTheStoreAsItWas() async throws {
-        let fixtures = try ImageFixtures.get()
+        let fixtures = try await ImageFixtures.get()
         let scratch = try Scratch("disk-full-commit")
         // One layer, so that nothing but its blob's record and its commit follows its extraction.
         let layout = scratch.url.appendingPathComponent("one").path
@@ -116,7 +116,7 @@ extension PullTests {
     /// fails every write with ENOSPC, as a full disk does) neither ends nor fails the pull, and
     /// the other sinks still get every event.
     @Test func anEventsFileThatCannotBeWrittenDoesNotStopThePull() async throws {
-        let fixtures = try ImageFixtures.get()
+        let fixtures = try await ImageFixtures.get()
         let (scratch, store) = try freshStore("events-full")
         defer { withExtendedLifetime(scratch) {} }
         let events = EventLog()
@@ -135,7 +135,7 @@ extension PullTests {
     /// space. (SQLite deletes its -wal and -shm files when the last connection closes and could
     /// not create them again: even `decant images` failed with "disk I/O error".)
     @Test func aStoreOnAFullDiskCanStillFreeSpace() async throws {
-        let fixtures = try ImageFixtures.get()
+        let fixtures = try await ImageFixtures.get()
         let scratch = try Scratch("disk-full-gc")
         let volume = try SmallVolume(in: scratch, megabytes: 40)
         defer { volume.unmount() }

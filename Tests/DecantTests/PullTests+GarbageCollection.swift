@@ -13,7 +13,7 @@ extension PullTests {
     /// completes as if alone. A layer the store had before the pull (an earlier image's, since
     /// removed) stays too once the pull has started on it.
     @Test func aGarbageCollectionDuringThePullTakesNothingItNeeds() async throws {
-        let fixtures = try ImageFixtures.get()
+        let fixtures = try await ImageFixtures.get()
         let base = "oci:" + fixtures.path("shared-a") + ":latest"
         let reference = "oci:" + fixtures.path("shared-b") + ":latest"
         for round in 0..<4 {
@@ -70,7 +70,7 @@ extension PullTests {
     /// A failed pull removes the blobs it stored, but not one that another pull's lease holds: a
     /// pull in another process that found the blob here (stored by this one) and builds on it.
     @Test func aFailedPullKeepsTheBlobsAnotherPullHolds() async throws {
-        let fixtures = try ImageFixtures.get()
+        let fixtures = try await ImageFixtures.get()
         let (scratch, store) = try freshStore("failed-pull-leases")
         defer { withExtendedLifetime(scratch) {} }
         let layout = fixtures.path("bad-diffid")

@@ -47,8 +47,8 @@ extension PullTests {
     /// A store under a directory whose name holds a comma and a colon (which overlay options
     /// use as separators): `decant mount` mounts its images, and the command `snapshots mounts`
     /// prints mounts them too when run by a shell.
-    @Test func aStoreUnderACommaAndAColonMounts() throws {
-        let (scratch, _, reference) = try commandLineSetup("odd-root", image: "shared-b")
+    @Test func aStoreUnderACommaAndAColonMounts() async throws {
+        let (scratch, _, reference) = try await commandLineSetup("odd-root", image: "shared-b")
         defer { withExtendedLifetime(scratch) {} }
         let root = try scratch.directory("a,b:c").appendingPathComponent("root").path
         try Shell.check([Repository.decant, "pull", "--root", root, reference])

@@ -9,8 +9,8 @@ extension PullTests {
     /// its images in parallel runs them: they take turns creating and opening the store, wait for
     /// each other's blobs, and each layer is committed once, by one of them. None fails, and
     /// nothing is left active, half-ingested or unreferenced on disk.
-    @Test func pullsInSeveralProcessesShareOneStore() throws {
-        let fixtures = try ImageFixtures.get()
+    @Test func pullsInSeveralProcessesShareOneStore() async throws {
+        let fixtures = try await ImageFixtures.get()
         let scratch = try Scratch("processes")
         let names = ["shared-a", "shared-b", "shared-a", "shared-b"]
         let references = names.map { "oci:" + fixtures.path($0) + ":latest" }
@@ -58,9 +58,9 @@ extension PullTests {
     /// the next `decant gc` sees the process has ended and removes what it left at once —
     /// extraction snapshots, stored blobs, the lease — instead of a day later when the lease
     /// expires; and the next pull starts from a clean store.
-    @Test func theNextCollectionCleansUpAfterAKilledPull() throws {
-        let fixtures = try ImageFixtures.get()
-        let (scratch, root, reference) = try commandLineSetup("killed-pull", image: "multi")
+    @Test func theNextCollectionCleansUpAfterAKilledPull() async throws {
+        let fixtures = try await ImageFixtures.get()
+        let (scratch, root, reference) = try await commandLineSetup("killed-pull", image: "multi")
         defer { withExtendedLifetime(scratch) {} }
         func decant(_ arguments: [String]) throws -> Shell.Output {
             try Repository.runDecant(arguments, root: root)
@@ -96,9 +96,9 @@ extension PullTests {
 extension PullTests {
     /// `decant gc` run over and over in other processes while a pull runs: a running pull's lease
     /// is never taken for abandoned, and the pull completes as if alone.
-    @Test func collectionsInOtherProcessesLeaveARunningPullAlone() throws {
-        let fixtures = try ImageFixtures.get()
-        let (scratch, root, reference) = try commandLineSetup("gc-processes", image: "multi")
+    @Test func collectionsInOtherProcessesLeaveARunningPullAlone() async throws {
+        let fixtures = try await ImageFixtures.get()
+        let (scratch, root, reference) = try await commandLineSetup("gc-processes", image: "multi")
         defer { withExtendedLifetime(scratch) {} }
         let output = try scratch.directory("output")
         let script = """

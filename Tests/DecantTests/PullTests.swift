@@ -16,9 +16,9 @@ import Testing
 
     /// For tests of the `decant` command: a scratch directory (keep it alive), a store root in it
     /// (not made yet), and the reference of fixture `image`'s OCI layout.
-    func commandLineSetup(_ label: String, image: String) throws -> (scratch: Scratch, root: String, reference: String) {
+    func commandLineSetup(_ label: String, image: String) async throws -> (scratch: Scratch, root: String, reference: String) {
         let scratch = try Scratch(label)
-        let reference = "oci:" + (try ImageFixtures.get().path(image)) + ":latest"
+        let reference = "oci:" + (try await ImageFixtures.get().path(image)) + ":latest"
         return (scratch, scratch.url.appendingPathComponent("root").path, reference)
     }
 
@@ -32,7 +32,7 @@ import Testing
     /// Every layer's upper dir and the merged mount, entry by entry, for every good image.
     @Test(arguments: ["multi", "shared-a", "shared-b", "platforms"])
     func overlaySnapshotsMatchContainerd(_ name: String) async throws {
-        let fixtures = try ImageFixtures.get()
+        let fixtures = try await ImageFixtures.get()
         let image = fixtures.image(name)
         let (scratch, store) = try freshStore(name)
         let result = try await Puller(store: store).pull("oci-archive:" + fixtures.path(image.ociArchive),
@@ -53,7 +53,7 @@ import Testing
     }
 
     @Test func nativeSnapshotsMatchContainerd() async throws {
-        let fixtures = try ImageFixtures.get()
+        let fixtures = try await ImageFixtures.get()
         let (scratch, store) = try freshStore("native")
         let result = try await Puller(store: store).pull("oci:" + fixtures.path("multi") + ":latest",
                                                          options: PullOptions(snapshotter: "native"))
@@ -64,7 +64,7 @@ import Testing
 
     /// `--unpack-concurrency 1` and many layers at once give identical trees.
     @Test func parallelAndSequentialUnpacksAgree() async throws {
-        let fixtures = try ImageFixtures.get()
+        let fixtures = try await ImageFixtures.get()
         let reference = "oci:" + fixtures.path("multi") + ":latest"
         let (scratch, parallelStore) = try freshStore("parallel")
         let (sequentialScratch, sequentialStore) = try freshStore("sequential")
@@ -82,7 +82,7 @@ import Testing
 
     /// A `docker save` archive unpacks to the same snapshots as the OCI layout of the same image.
     @Test func dockerArchivesGiveTheSameSnapshots() async throws {
-        let fixtures = try ImageFixtures.get()
+        let fixtures = try await ImageFixtures.get()
         let image = fixtures.image("shared-a")
         let (scratch, store) = try freshStore("docker")
         let result = try await Puller(store: store).pull("docker-archive:" + fixtures.path(try #require(image.dockerArchive)))
@@ -96,7 +96,7 @@ import Testing
     /// Shared base layers are unpacked once: by the first pull, or by whichever of two concurrent
     /// pulls gets there first.
     @Test func sharedLayersAreUnpackedOnce() async throws {
-        let fixtures = try ImageFixtures.get()
+        let fixtures = try await ImageFixtures.get()
         let a = "oci:" + fixtures.path("shared-a") + ":latest"
         let b = "oci:" + fixtures.path("shared-b") + ":latest"
         let (sharedScratch, store) = try freshStore("shared")
@@ -122,7 +122,7 @@ import Testing
     }
 
     @Test func thePlatformIsPickedFromTheIndex() async throws {
-        let fixtures = try ImageFixtures.get()
+        let fixtures = try await ImageFixtures.get()
         let reference = "oci:" + fixtures.path("platforms") + ":latest"
         for (platform, expected) in [("linux/arm64", "linux/arm64/v8"), ("linux/arm/v7", "linux/arm/v7"), ("linux/amd64", "linux/amd64")] {
             let (platformScratch, store) = try freshStore("platform")
@@ -143,7 +143,7 @@ import Testing
     /// Each bad image fails with its cause and leaves a store that already holds an image exactly
     /// as it was: same images, same blobs, same snapshots.
     @Test func badImagesFailAndLeaveTheStoreAsItWas() async throws {
-        let fixtures = try ImageFixtures.get()
+        let fixtures = try await ImageFixtures.get()
         let (badScratch, store) = try freshStore("bad")
         defer { withExtendedLifetime(badScratch) {} }
         _ = try await Puller(store: store).pull("oci:" + fixtures.path("shared-a") + ":latest")
@@ -172,7 +172,7 @@ import Testing
 extension PullTests {
     /// Cancelling a pull (what Ctrl-C does) stops it and removes everything it prepared.
     @Test func aCancelledPullLeavesNothingBehind() async throws {
-        let fixtures = try ImageFixtures.get()
+        let fixtures = try await ImageFixtures.get()
         let (scratch, store) = try freshStore("cancel")
         defer { withExtendedLifetime(scratch) {} }
         let task = Task { try await Puller(store: store).pull("oci:" + fixtures.path("multi") + ":latest") }

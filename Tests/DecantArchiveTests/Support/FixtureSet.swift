@@ -51,20 +51,13 @@ struct FixtureSet: Sendable {
     static let scripts = Repository.root.appendingPathComponent("Tests/Fixtures")
 
     /// Generated on first use; a failure to generate fails every test that needs the fixtures.
-    static let shared: Result<FixtureSet, Shell.Failure> = {
-        do {
-            let directory = try ProcessDirectory.make("fixtures")
-            try Shell.check(["python3", scripts.appendingPathComponent("make-layers.py").path, directory.path])
-            try Shell.check(["bash", scripts.appendingPathComponent("containerd-reference.sh").path, directory.path])
-            let data = try Data(contentsOf: directory.appendingPathComponent("cases.json"))
-            let cases = try JSONDecoder().decode(Manifest.self, from: data).cases
-            return .success(FixtureSet(directory: directory, cases: cases))
-        } catch let error as Shell.Failure {
-            return .failure(error)
-        } catch {
-            return .failure(Shell.Failure(message: "\(error)"))
-        }
-    }()
+    private static let shared = SharedFixture("layer-fixtures") {
+        let directory = try ProcessDirectory.make("fixtures")
+        try Shell.check(["python3", scripts.appendingPathComponent("make-layers.py").path, directory.path])
+        try Shell.check(["bash", scripts.appendingPathComponent("containerd-reference.sh").path, directory.path])
+        let data = try Data(contentsOf: directory.appendingPathComponent("cases.json"))
+        return FixtureSet(directory: directory, cases: try JSONDecoder().decode(Manifest.self, from: data).cases)
+    }
 
-    static func get() throws -> FixtureSet { try shared.get() }
+    static func get() async throws -> FixtureSet { try await shared.get() }
 }
