@@ -237,8 +237,33 @@ struct UnpackScheduler: Sendable {
     }
 
     /// Prepares a snapshot and applies the layer into it, storing the blob as it streams past.
+    ///
+    /// A layer resumed from the ingest an earlier pull left, whose bytes then turn out not to be
+    /// the blob's (torn by a crash, say), is extracted once more, all from the source: by then
+    /// that ingest is discarded and the snapshot removed. Should that fail too, the source is at
+    /// fault, and the pull fails with what it found.
     private func extract(index: Int, layer: Descriptor, diffID: Digest, chainID: Digest, whiteouts: WhiteoutMode,
                          parent: String?, active: KeySet, transfers: TransferBoard? = nil) async throws -> Extraction {
+        do {
+            return try await extractOnce(index: index, layer: layer, diffID: diffID, chainID: chainID, whiteouts: whiteouts,
+                                         parent: parent, active: active, transfers: transfers)
+        } catch let torn as TornIngest {
+            options.events?.emit(Event(type: "layer-restart", image: reference, layer: layer.digest.description,
+                                       detail: ["offset": String(torn.offset), "reason": torn.cause.message]))
+            return try await extractOnce(index: index, layer: layer, diffID: diffID, chainID: chainID, whiteouts: whiteouts,
+                                         parent: parent, active: active, transfers: transfers)
+        }
+    }
+
+    /// The bytes a resumed ingest held (the first `offset`) or those after them are not the
+    /// blob's; thrown once the ingest is discarded and the snapshot removed.
+    private struct TornIngest: Error {
+        var offset: Int64
+        var cause: PullError
+    }
+
+    private func extractOnce(index: Int, layer: Descriptor, diffID: Digest, chainID: Digest, whiteouts: WhiteoutMode,
+                             parent: String?, active: KeySet, transfers: TransferBoard?) async throws -> Extraction {
         let key = "extract-\(UUID().uuidString.lowercased().prefix(12)) \(chainID)"
         // Leased before it exists, so that a concurrent gc never takes it for a crashed pull's.
         try await pull.protect([LeaseResource(type: "snapshots/\(snapshotter.name)", id: key)])
@@ -273,10 +298,12 @@ struct UnpackScheduler: Sendable {
                 }
                 // Bytes that are not the blob explain any content error: name the cause.
                 if let blob = error.blob, blob.digest != layer.digest || blob.size != layer.size {
-                    throw PullError(image: reference, layer: layer.digest.description, code: "digest-mismatch",
-                                    message: "the blob's bytes have digest \(blob.digest) and size \(blob.size), its descriptor says \(layer.digest) and \(layer.size) (digest mismatch; reading them failed first: \(error.detail))")
+                    throw tornIfResumed(stream, key: key, active: active, PullError(
+                        image: reference, layer: layer.digest.description, code: "digest-mismatch",
+                        message: "the blob's bytes have digest \(blob.digest) and size \(blob.size), its descriptor says \(layer.digest) and \(layer.size) (digest mismatch; reading them failed first: \(error.detail))"))
                 }
-                throw PullError(image: reference, layer: layer.digest.description, code: error.code.rawValue, message: error.detail)
+                let failure = PullError(image: reference, layer: layer.digest.description, code: error.code.rawValue, message: error.detail)
+                throw error.isContentError ? tornIfResumed(stream, key: key, active: active, failure) : failure
             }
             preconditionFailure("a result is a success or a failure")
         }
@@ -284,13 +311,15 @@ struct UnpackScheduler: Sendable {
         let digests = result.digests
         guard digests.compressedDigest == layer.digest, digests.compressedSize == layer.size else {
             writer?.discard()
-            throw PullError(image: reference, layer: layer.digest.description, code: "digest-mismatch",
-                            message: "the blob's bytes have digest \(digests.compressedDigest) and size \(digests.compressedSize), its descriptor says \(layer.digest) and \(layer.size) (digest mismatch)")
+            throw tornIfResumed(stream, key: key, active: active, PullError(
+                image: reference, layer: layer.digest.description, code: "digest-mismatch",
+                message: "the blob's bytes have digest \(digests.compressedDigest) and size \(digests.compressedSize), its descriptor says \(layer.digest) and \(layer.size) (digest mismatch)"))
         }
         guard digests.diffID == diffID else {
             writer?.discard()
-            throw PullError(image: reference, layer: layer.digest.description, code: "digest-mismatch",
-                            message: "the layer uncompresses to \(digests.diffID) but the config's diff_id is \(diffID) (diff_id mismatch)")
+            throw tornIfResumed(stream, key: key, active: active, PullError(
+                image: reference, layer: layer.digest.description, code: "digest-mismatch",
+                message: "the layer uncompresses to \(digests.diffID) but the config's diff_id is \(diffID) (diff_id mismatch)"))
         }
         let uncompressed = ["containerd.io/uncompressed": diffID.description]
         var pending: PendingStore?
@@ -310,6 +339,21 @@ struct UnpackScheduler: Sendable {
         options.events?.emit(Event(type: "layer-extracted", image: reference, layer: layer.digest.description, snapshot: key,
                                    detail: ["entries": String(result.entries.total), "seconds": String(format: "%.3f", seconds)]))
         return .extracted(key: key, result: result, seconds: seconds, store: pending)
+    }
+
+    /// `failure`, or, for a layer resumed from an ingest (discarded by now), ``TornIngest`` once
+    /// the snapshot `key` is removed, so that the layer is extracted again from the start.
+    private func tornIfResumed(_ stream: BlobStreams, key: String, active: KeySet, _ failure: PullError) -> any Error {
+        guard stream.resumedAt > 0 else { return failure }
+        do {
+            try snapshotter.discard(key)
+        } catch {
+            // The pull's clean-up tries again; another attempt would find the key taken.
+            return failure
+        }
+        active.remove(key)
+        options.events?.emit(Event(type: "snapshot-remove", image: reference, snapshot: key))
+        return TornIngest(offset: stream.resumedAt, cause: failure)
     }
 
     /// Makes a layer's verified blob durable (fsync) and visible in the content store, or waits
@@ -363,6 +407,8 @@ struct UnpackScheduler: Sendable {
         var linkable: (any ByteSource)?
         /// The ingest ref another writer held: the blob is stored by it, or after it.
         var otherWriter: String?
+        /// How many bytes of the blob came from the ingest an earlier pull left.
+        var resumedAt: Int64 = 0
     }
 
     /// The content store's copy when it has the blob; otherwise the source's bytes, teed into an
@@ -424,7 +470,7 @@ struct UnpackScheduler: Sendable {
                                        detail: ["offset": String(resumeAt)]))
         }
         let combined: any ByteSource = resumeAt > 0 ? ConcatenatedByteSource([writer.writtenBytes(), tee]) : tee
-        return BlobStreams(source: combined, writer: writer, tee: tee, remote: origin as? any BlobStream)
+        return BlobStreams(source: combined, writer: writer, tee: tee, remote: origin as? any BlobStream, resumedAt: resumeAt)
     }
 
     /// Prepares the extraction snapshot; `false` when the chainID is committed already.

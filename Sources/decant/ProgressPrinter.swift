@@ -39,6 +39,8 @@ final class ProgressPrinter: EventSink, @unchecked Sendable {
                 line("  reused    \(layer)  already unpacked")
             case "layer-blob-wait":
                 line("  waiting   \(layer)  another writer is storing its blob")
+            case "layer-restart":
+                line("  restart   \(layer)  the \(event.detail?["offset"] ?? "?") bytes an earlier pull left were not its blob's; reading it all again")
             case "snapshot-commit":
                 if terminal { markDone(layer, "committed") } else {
                     line("  committed \(String((event.snapshot ?? "").prefix(19)))")

@@ -22,7 +22,7 @@ import Testing
         return (scratch, scratch.url.appendingPathComponent("root").path, reference)
     }
 
-    private func expectSameTree(_ directory: String, _ reference: URL, ignoring: [String], scratch: Scratch, _ label: String) throws {
+    func expectSameTree(_ directory: String, _ reference: URL, ignoring: [String], scratch: Scratch, _ label: String) throws {
         let dump = scratch.url.appendingPathComponent("dump-\(UUID().uuidString.prefix(6)).json")
         try Trees.dump(URL(fileURLWithPath: directory), to: dump)
         let differences = try Trees.differences(dump, reference, ignoringMTimeOf: ignoring)
