@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <liburing.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -58,6 +59,8 @@ ssize_t decant_llistxattr(const char *path, char *list, size_t size) {
 }
 
 int decant_syncfs(int fd) { return syncfs(fd); }
+
+int decant_unshare_file_system_attributes(void) { return unshare(CLONE_FS); }
 
 int decant_start_writeback(int fd, long long offset, long long length) {
     return sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE);

@@ -31,6 +31,10 @@ ssize_t decant_llistxattr(const char *path, char *list, size_t size);
 /// syncfs(2) needs _GNU_SOURCE in the header.
 int decant_syncfs(int fd);
 
+/// unshare(2) with CLONE_FS: the calling thread stops sharing its working directory, root and
+/// umask with the other threads (both need _GNU_SOURCE, like syncfs).
+int decant_unshare_file_system_attributes(void);
+
 /// Sets FS_TOPDIR_FL (chattr +T) on a directory through FS_IOC_GETFLAGS/SETFLAGS; -1 with errno
 /// set where the file system has no such flag (ENOTTY, EOPNOTSUPP).
 int decant_mark_top_directory(int fd);
