@@ -11,15 +11,15 @@ import Testing
         let fixture = try #require(fixtures.okCases.first { $0.name == "files" })
         let scratch = try Scratch("cli")
         let target = try scratch.directory("upper")
-        let output = try Shell.run([decant, "apply-layer", "--json", "--media-type", fixture.mediaType,
-                                    fixtures.url(fixture.blob).path, target.path])
+        let output = try await Shell.run([decant, "apply-layer", "--json", "--media-type", fixture.mediaType,
+                                          fixtures.url(fixture.blob).path, target.path])
         #expect(output.status == 0, "\(output.stderr)")
         let report = try JSONSerialization.jsonObject(with: Data(output.stdout.utf8)) as? [String: Any]
         #expect(report?["ok"] as? Bool == true)
         let result = report?["result"] as? [String: Any]
         let digests = result?["digests"] as? [String: Any]
         let diffID = try #require(digests?["diffID"] as? String)
-        let expected = try Shell.check(["bash", "-c", "gzip -dc < '\(fixtures.url(fixture.blob).path)' | sha256sum"]).stdout
+        let expected = try await Shell.check(["bash", "-c", "gzip -dc < '\(fixtures.url(fixture.blob).path)' | sha256sum"]).stdout
         #expect(diffID == "sha256:" + expected.prefix(64))
     }
 
@@ -28,12 +28,12 @@ import Testing
         let fixture = try #require(fixtures.errorCases.first { $0.name == "err-unknown-typeflag" })
         let scratch = try Scratch("cli")
         let target = try scratch.directory("upper")
-        let human = try Shell.run([decant, "apply-layer", fixtures.url(fixture.blob).path, target.path])
+        let human = try await Shell.run([decant, "apply-layer", fixtures.url(fixture.blob).path, target.path])
         #expect(human.status == 1)
         #expect(human.stderr.contains("unsupported entry type 'Z'"), "\(human.stderr)")
         #expect(human.stderr.contains("discard"), "\(human.stderr)")
 
-        let machine = try Shell.run([decant, "apply-layer", "--json", fixtures.url(fixture.blob).path, target.path])
+        let machine = try await Shell.run([decant, "apply-layer", "--json", fixtures.url(fixture.blob).path, target.path])
         #expect(machine.status == 1)
         let report = try JSONSerialization.jsonObject(with: Data(machine.stdout.utf8)) as? [String: Any]
         #expect(report?["ok"] as? Bool == false)

@@ -21,9 +21,9 @@ import Testing
             case .zstd: "zstd -dcq"
             case .none: "cat"
             }
-            let blobHash = try Shell.check(["bash", "-c", "sha256sum < '\(blob)'"]).stdout.prefix(64)
-            let tarHash = try Shell.check(["bash", "-c", "\(decompress) < '\(blob)' | sha256sum"]).stdout.prefix(64)
-            let tarSize = try Shell.check(["bash", "-c", "\(decompress) < '\(blob)' | wc -c"]).stdout
+            let blobHash = try await Shell.check(["bash", "-c", "sha256sum < '\(blob)'"]).stdout.prefix(64)
+            let tarHash = try await Shell.check(["bash", "-c", "\(decompress) < '\(blob)' | sha256sum"]).stdout.prefix(64)
+            let tarSize = try await Shell.check(["bash", "-c", "\(decompress) < '\(blob)' | wc -c"]).stdout
                 .trimmingCharacters(in: .whitespacesAndNewlines)
             #expect(result.digests.compressedDigest.encoded == blobHash, "\(fixture.name)")
             #expect(result.digests.diffID.encoded == tarHash, "\(fixture.name)")

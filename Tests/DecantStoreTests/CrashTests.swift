@@ -7,11 +7,11 @@ import Testing
 /// A `decant` process killed with SIGKILL in the middle of an ingest and of a commit leaves a store
 /// that opens, shows nothing partial, and keeps working.
 @Suite(.serialized) struct CrashTests {
-    private func decant(_ root: String, _ arguments: [String], failpoint: String? = nil, input: String? = nil) throws -> Shell.Output {
-        try Repository.runDecant(arguments, root: root, environment: failpoint.map { ["DECANT_FAILPOINT": $0] } ?? [:], input: input)
+    private func decant(_ root: String, _ arguments: [String], failpoint: String? = nil, input: String? = nil) async throws -> Shell.Output {
+        try await Repository.runDecant(arguments, root: root, environment: failpoint.map { ["DECANT_FAILPOINT": $0] } ?? [:], input: input)
     }
 
-    @Test func killedMidIngestLeavesOnlyAResumableIngest() throws {
+    @Test func killedMidIngestLeavesOnlyAResumableIngest() async throws {
         let scratch = try Scratch("crash")
         let root = scratch.url.appendingPathComponent("root").path
         let bytes = (0..<(3 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 12) }
@@ -19,48 +19,48 @@ import Testing
         try Data(bytes).write(to: URL(fileURLWithPath: input))
         let digest = Digest.sha256(of: bytes)
 
-        let killed = try decant(root, ["content", "ingest", "--expected-digest", digest.description, "r"],
-                                failpoint: "content-mid-ingest", input: input)
+        let killed = try await decant(root, ["content", "ingest", "--expected-digest", digest.description, "r"],
+                                      failpoint: "content-mid-ingest", input: input)
         #expect(killed.status != 0)
 
         let store = try Store(layout: StoreLayout(root: root))
         #expect(try store.content.list().isEmpty, "a partial blob is visible")
         let ingests = try store.content.ingests()
         #expect(ingests.count == 1 && ingests[0].offset >= 1 << 20, "\(ingests)")
-        #expect(try decant(root, ["gc"]).status == 0)
-        #expect(try decant(root, ["snapshots", "ls"]).status == 0)
+        #expect(try await decant(root, ["gc"]).status == 0)
+        #expect(try await decant(root, ["snapshots", "ls"]).status == 0)
 
-        let resumed = try decant(root, ["content", "ingest", "--expected-digest", digest.description, "r"], input: input)
+        let resumed = try await decant(root, ["content", "ingest", "--expected-digest", digest.description, "r"], input: input)
         #expect(resumed.status == 0, "\(resumed.stderr)")
         #expect(try store.content.info(digest).size == Int64(bytes.count))
         #expect(try store.content.ingests().isEmpty)
     }
 
-    @Test func killedAfterTheRenameLeavesAWholeBlob() throws {
+    @Test func killedAfterTheRenameLeavesAWholeBlob() async throws {
         let scratch = try Scratch("crash")
         let root = scratch.url.appendingPathComponent("root").path
         let input = scratch.url.appendingPathComponent("blob").path
         try Data("complete".utf8).write(to: URL(fileURLWithPath: input))
-        let killed = try decant(root, ["content", "ingest", "r"], failpoint: "content-after-rename", input: input)
+        let killed = try await decant(root, ["content", "ingest", "r"], failpoint: "content-after-rename", input: input)
         #expect(killed.status != 0)
         let store = try Store(layout: StoreLayout(root: root))
         let infos = try store.content.list()
         #expect(infos.map(\.digest) == [Digest.sha256(of: Array("complete".utf8))])
     }
 
-    @Test func killedMidCommitLeavesTheSnapshotActive() throws {
+    @Test func killedMidCommitLeavesTheSnapshotActive() async throws {
         let scratch = try Scratch("crash")
         let root = scratch.url.appendingPathComponent("root").path
-        #expect(try decant(root, ["snapshots", "prepare", "work"]).status == 0)
-        let killed = try decant(root, ["snapshots", "commit", "done", "work"], failpoint: "snapshot-commit-in-transaction")
+        #expect(try await decant(root, ["snapshots", "prepare", "work"]).status == 0)
+        let killed = try await decant(root, ["snapshots", "commit", "done", "work"], failpoint: "snapshot-commit-in-transaction")
         #expect(killed.status != 0)
 
         let store = try Store(layout: StoreLayout(root: root))
         #expect(try store.overlay.walk(filters: []).map { "\($0.name) \($0.kind)" } == ["work active"])
-        #expect(try decant(root, ["gc"]).status == 0)
-        let listed = try decant(root, ["snapshots", "ls"])
+        #expect(try await decant(root, ["gc"]).status == 0)
+        let listed = try await decant(root, ["snapshots", "ls"])
         #expect(listed.status == 0 && listed.stdout.contains("work"))
-        #expect(try decant(root, ["snapshots", "commit", "done", "work"]).status == 0)
+        #expect(try await decant(root, ["snapshots", "commit", "done", "work"]).status == 0)
         #expect(try store.overlay.stat("done").kind == .committed)
     }
 }

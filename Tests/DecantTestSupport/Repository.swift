@@ -14,11 +14,11 @@ public enum Repository {
     /// `environment` added (`DECANT_FAILPOINT`, say) and standard input read from the file
     /// `input` when given.
     public static func runDecant(_ arguments: [String], root: String, environment: [String: String] = [:],
-                                 input: String? = nil) throws -> Shell.Output {
+                                 input: String? = nil) async throws -> Shell.Output {
         let variables = environment.merging(["DECANT_ROOT": root]) { $1 }.sorted { $0.key < $1.key }
         var command = variables.map { "\($0.key)='\($0.value)' " }.joined()
         command += "'\(decant)' " + arguments.map { "'\($0)'" }.joined(separator: " ")
         if let input { command += " < '\(input)'" }
-        return try Shell.run(["bash", "-c", command])
+        return try await Shell.run(["bash", "-c", command])
     }
 }

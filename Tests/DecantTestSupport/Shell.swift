@@ -2,7 +2,7 @@ import Foundation
 
 /// Runs helper programs (the fixture scripts, containerd, tar) and captures what they print.
 public enum Shell {
-    public struct Output {
+    public struct Output: Sendable {
         public var status: Int32
         public var stdout: String
         public var stderr: String
@@ -47,6 +47,26 @@ public enum Shell {
             throw Failure(message: "\(arguments.joined(separator: " ")) exited \(output.status): \(output.stderr)\(output.stdout)")
         }
         return output
+    }
+
+    /// ``run(_:in:)`` on a thread of its own: the task waits without holding a thread of the
+    /// cooperative pool, which on a two-core machine is two threads for every test at once.
+    @discardableResult
+    public static func run(_ arguments: [String], in directory: URL? = nil) async throws -> Output {
+        try await offPool { try run(arguments, in: directory) }
+    }
+
+    /// ``check(_:in:)`` on a thread of its own, as the asynchronous ``run(_:in:)``.
+    @discardableResult
+    public static func check(_ arguments: [String], in directory: URL? = nil) async throws -> Output {
+        try await offPool { try check(arguments, in: directory) }
+    }
+
+    /// Runs `body` on a new thread and waits for it without blocking the caller's thread.
+    public static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try body() }) }.start()
+        }
     }
 
     public struct Failure: Error, CustomStringConvertible {

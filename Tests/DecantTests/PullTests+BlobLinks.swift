@@ -37,7 +37,7 @@ extension PullTests {
         let (scratch, store) = try freshStore("link")
         // A private copy of the layout, one of whose layer blobs anyone may write.
         let layout = scratch.url.appendingPathComponent("layout").path
-        try Shell.check(["cp", "-a", fixtures.path("multi"), layout])
+        try await Shell.check(["cp", "-a", fixtures.path("multi"), layout])
         let result = try await Puller(store: store).pull("oci:\(layout):latest")
         let layers = result.layers.map(\.digest)
         #expect(layers.count >= 3)
@@ -71,7 +71,7 @@ extension PullTests {
     @Test func aCopiedBigBlobIsStoredByteForByte() async throws {
         let (scratch, store) = try freshStore("copy-big")
         let layout = scratch.url.appendingPathComponent("big").path
-        let made = try Shell.check(["python3", RegistryServer.scripts.appendingPathComponent("make-big-image.py").path, layout, "6"])
+        let made = try await Shell.check(["python3", RegistryServer.scripts.appendingPathComponent("make-big-image.py").path, layout, "6"])
         let big = try #require(try JSONSerialization.jsonObject(with: Data(made.stdout.utf8)) as? [String: Any])
         let name = try #require(big["layer"] as? String)
         let layer = try #require(Digest(name))
@@ -90,7 +90,7 @@ extension PullTests {
         let fixtures = try await ImageFixtures.get()
         let (scratch, store) = try freshStore("link-fallback")
         let layout = scratch.url.appendingPathComponent("layout").path
-        try Shell.check(["cp", "-a", fixtures.path("multi"), layout])
+        try await Shell.check(["cp", "-a", fixtures.path("multi"), layout])
         let layers = fixtures.image("multi").layers.compactMap { Digest($0.digest) }
         #expect(layers.count >= 3)
         let changed = layers[1]

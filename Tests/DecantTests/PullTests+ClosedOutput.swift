@@ -14,7 +14,7 @@ extension PullTests {
         defer { withExtendedLifetime(scratch) {} }
         // `true` exits before decant starts, so decant's first write finds no reader.
         let script = "{ sleep 0.2; DECANT_ROOT='\(root)' exec '\(Repository.decant)' pull --json '\(reference)'; } | true; exit ${PIPESTATUS[0]}"
-        let run = try Shell.run(["bash", "-c", script])
+        let run = try await Shell.run(["bash", "-c", script])
         #expect(run.status == 1, "status \(run.status), stderr: \(run.stderr)")
         #expect(run.stderr.contains("cannot print the result: write standard output: Broken pipe"), "\(run.stderr)")
 

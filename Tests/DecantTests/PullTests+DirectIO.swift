@@ -9,7 +9,7 @@ extension PullTests {
     @Test func largeFilesAreWrittenDirectlyOnlyWhenTheyAreFlushedAnyway() async throws {
         let (scratch, _) = try freshStore("direct-io")
         let layout = scratch.url.appendingPathComponent("big").path
-        try Shell.check(["python3", RegistryServer.scripts.appendingPathComponent("make-big-image.py").path, layout, "6"])
+        try await Shell.check(["python3", RegistryServer.scripts.appendingPathComponent("make-big-image.py").path, layout, "6"])
         let cases: [(String, PullOptions, Bool)] = [
             ("default", PullOptions(), true),
             ("no-direct-io", PullOptions(directWrites: false), false),

@@ -12,7 +12,7 @@ extension PullTests {
         let scratch = try Scratch("disk-full")
         let layout = scratch.url.appendingPathComponent("big").path
         // 24 MiB of incompressible data: the blob and the extracted file together need 48 MiB.
-        try Shell.check(["python3", RegistryServer.scripts.appendingPathComponent("make-big-image.py").path, layout, "24"])
+        try await Shell.check(["python3", RegistryServer.scripts.appendingPathComponent("make-big-image.py").path, layout, "24"])
         let volume = try SmallVolume(in: scratch, megabytes: 40)
         defer { volume.unmount() }
         let store = try Store(layout: StoreLayout(root: volume.mountPoint.appendingPathComponent("root").path))
@@ -45,7 +45,7 @@ extension PullTests {
         let scratch = try Scratch("disk-full-commit")
         // One layer, so that nothing but its blob's record and its commit follows its extraction.
         let layout = scratch.url.appendingPathComponent("one").path
-        try Shell.check(["python3", RegistryServer.scripts.appendingPathComponent("make-big-image.py").path, layout, "1"])
+        try await Shell.check(["python3", RegistryServer.scripts.appendingPathComponent("make-big-image.py").path, layout, "1"])
         let volume = try SmallVolume(in: scratch, megabytes: 40)
         defer { volume.unmount() }
         let root = volume.mountPoint.appendingPathComponent("root").path
@@ -147,7 +147,7 @@ extension PullTests {
         }
         // That store is closed, as when its process exits; the disk then fills up.
         DiskFiller.fill(volume.mountPoint.appendingPathComponent("filler"))
-        let available = try Shell.check(["df", "--output=avail", "-B1", volume.mountPoint.path]).stdout
+        let available = try await Shell.check(["df", "--output=avail", "-B1", volume.mountPoint.path]).stdout
         #expect(available.split(separator: "\n").last?.trimmingCharacters(in: .whitespaces) == "0")
 
         let store = try Store(layout: layout)

@@ -51,7 +51,7 @@ extension PullTests {
         let (scratch, _, reference) = try await commandLineSetup("odd-root", image: "shared-b")
         defer { withExtendedLifetime(scratch) {} }
         let root = try scratch.directory("a,b:c").appendingPathComponent("root").path
-        try Shell.check([Repository.decant, "pull", "--root", root, reference])
+        try await Shell.check([Repository.decant, "pull", "--root", root, reference])
         let store = try Store(layout: StoreLayout(root: root))
         let top = try #require(try store.overlay.walk(filters: []).first { info in
             try store.overlay.walk(filters: []).allSatisfy { $0.parent != info.name }
@@ -61,18 +61,18 @@ extension PullTests {
         let target = try scratch.directory("mnt").path
         var merged: [String] = []
         for writable in [false, true] {
-            let mounted = try Shell.run([Repository.decant, "mount", "--root", root] + (writable ? ["--rw"] : []) + [reference, target])
+            let mounted = try await Shell.run([Repository.decant, "mount", "--root", root] + (writable ? ["--rw"] : []) + [reference, target])
             #expect(mounted.status == 0, "\(mounted.stderr)")
             merged = (try? FileManager.default.contentsOfDirectory(atPath: target)) ?? []
             #expect(!merged.isEmpty)
             #expect(FileManager.default.createFile(atPath: target + "/new", contents: Data("x".utf8)) == writable)
-            try Shell.check([Repository.decant, "unmount", "--root", root, target])
+            try await Shell.check([Repository.decant, "unmount", "--root", root, target])
             #expect(try !isMountPoint(target))
         }
 
         _ = try store.overlay.view("printed", parent: top.name, labels: [:])
-        let printed = try Shell.check([Repository.decant, "snapshots", "mounts", "--root", root, target, "printed"]).stdout
-        let run = try Shell.run(["bash", "-c", printed])
+        let printed = try await Shell.check([Repository.decant, "snapshots", "mounts", "--root", root, target, "printed"]).stdout
+        let run = try await Shell.run(["bash", "-c", printed])
         defer { if (try? isMountPoint(target)) == true { _ = umount2(target, Int32(MNT_DETACH)) } }
         #expect(run.status == 0, "\(printed): \(run.stderr)")
         #expect((try? FileManager.default.contentsOfDirectory(atPath: target)) == merged)

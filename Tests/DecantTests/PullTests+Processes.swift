@@ -26,7 +26,7 @@ extension PullTests {
                     + "> '\(output.path)/\(index).json' 2> '\(output.path)/\(index).err' & pids+=($!)\n"
             }
             script += "for pid in \"${pids[@]}\"; do wait $pid; echo $?; done\n"
-            let statuses = try Shell.check(["bash", "-c", script]).stdout.split(separator: "\n").map(String.init)
+            let statuses = try await Shell.check(["bash", "-c", script]).stdout.split(separator: "\n").map(String.init)
             var unpacked = 0
             for (index, status) in statuses.enumerated() {
                 let stderr = (try? String(contentsOf: output.appendingPathComponent("\(index).err"), encoding: .utf8)) ?? ""
@@ -62,11 +62,11 @@ extension PullTests {
         let fixtures = try await ImageFixtures.get()
         let (scratch, root, reference) = try await commandLineSetup("killed-pull", image: "multi")
         defer { withExtendedLifetime(scratch) {} }
-        func decant(_ arguments: [String]) throws -> Shell.Output {
-            try Repository.runDecant(arguments, root: root)
+        func decant(_ arguments: [String]) async throws -> Shell.Output {
+            try await Repository.runDecant(arguments, root: root)
         }
-        let killed = try Repository.runDecant(["pull", reference], root: root,
-                                              environment: ["DECANT_FAILPOINT": "snapshot-commit-in-transaction"])
+        let killed = try await Repository.runDecant(["pull", reference], root: root,
+                                                    environment: ["DECANT_FAILPOINT": "snapshot-commit-in-transaction"])
         #expect(killed.status == SIGKILL, "killed at the failpoint: \(killed.stderr)")
         let store = try Store(layout: StoreLayout(root: root))
         let lease = try #require(try store.leases.list().first)
@@ -74,9 +74,9 @@ extension PullTests {
         #expect(try store.overlay.walk(filters: []).contains { $0.kind == .active && $0.name.hasPrefix("extract-") })
         #expect(try !store.content.list().isEmpty)
 
-        let listed = try decant(["leases", "ls"])
+        let listed = try await decant(["leases", "ls"])
         #expect(listed.stdout.split(separator: "\n").contains { $0.hasPrefix(lease.id) && $0.contains(" ended ") }, "\(listed.stdout)")
-        let collected = try decant(["gc"])
+        let collected = try await decant(["gc"])
         #expect(collected.status == 0, "\(collected.stderr)")
         #expect(collected.stdout.contains("removed lease \(lease.id): the process holding it has ended"), "\(collected.stdout)")
         #expect(try store.leases.list().isEmpty)
@@ -85,7 +85,7 @@ extension PullTests {
         #expect(try store.content.list().isEmpty)
         #expect(try FileManager.default.contentsOfDirectory(atPath: store.layout.leaseHolders).isEmpty)
 
-        let pulled = try decant(["pull", reference])
+        let pulled = try await decant(["pull", reference])
         #expect(pulled.status == 0, "\(pulled.stderr)")
         #expect(try store.overlay.walk(filters: []).map(\.name).sorted() == fixtures.image("multi").chainIDs.sorted())
         #expect(try store.leases.list().isEmpty)
@@ -106,7 +106,7 @@ extension PullTests {
             while kill -0 $pull 2>/dev/null; do DECANT_ROOT='\(root)' '\(Repository.decant)' gc >> '\(output.path)/gc.out' 2>&1 || echo "gc failed: $?" >> '\(output.path)/gc.out'; done
             wait $pull
             """
-        let run = try Shell.run(["bash", "-c", script])
+        let run = try await Shell.run(["bash", "-c", script])
         let pulled = try String(contentsOf: output.appendingPathComponent("pull.out"), encoding: .utf8)
         let collected = try String(contentsOf: output.appendingPathComponent("gc.out"), encoding: .utf8)
         #expect(run.status == 0, "\(pulled)")

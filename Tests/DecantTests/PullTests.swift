@@ -46,7 +46,7 @@ import Testing
         let top = try #require(result.layers.last?.chainID.description)
         let mounts = try store.overlay.view("merged", parent: top, labels: [:])
         let target = try scratch.directory("merged").path
-        try Shell.check(["mount"] + mounts[0].mountArguments(target: target).arguments)
+        try await Shell.check(["mount"] + mounts[0].mountArguments(target: target).arguments)
         defer { _ = try? Shell.run(["umount", target]) }
         try expectSameTree(target, fixtures.reference(name, "merged"), ignoring: fixtures.unstableMTimes(name, "merged"),
                            scratch: scratch, "\(name) merged")

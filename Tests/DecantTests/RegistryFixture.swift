@@ -22,10 +22,10 @@ final class RegistryServer: @unchecked Sendable {
     static var scripts: URL { Repository.root.appendingPathComponent("Tests/RegistryFixtures") }
 
     /// `mode`: plain, basic-tls or token; `extra`: more `registry.py start` arguments.
-    init(_ mode: String, extra: [String] = []) throws {
+    init(_ mode: String, extra: [String] = []) async throws {
         scratch = try Scratch("registry-\(mode)")
-        let output = try Shell.check(["python3", Self.scripts.appendingPathComponent("registry.py").path, "start",
-                                      "--dir", scratch.url.appendingPathComponent("registry").path, "--mode", mode] + extra)
+        let output = try await Shell.check(["python3", Self.scripts.appendingPathComponent("registry.py").path, "start",
+                                            "--dir", scratch.url.appendingPathComponent("registry").path, "--mode", mode] + extra)
         info = try JSONDecoder().decode(Info.self, from: Data(output.stdout.utf8))
     }
 
@@ -36,13 +36,13 @@ final class RegistryServer: @unchecked Sendable {
     /// Pushes an OCI layout's image with skopeo (digests preserved); returns the pushed manifest
     /// (or, with `all`, index) digest.
     @discardableResult
-    func push(layout: String, tag: String = "latest", to destination: String, all: Bool = false) throws -> String {
+    func push(layout: String, tag: String = "latest", to destination: String, all: Bool = false) async throws -> String {
         var arguments = ["python3", Self.scripts.appendingPathComponent("registry.py").path, "push", "--registry-host", host,
                          "--src", "oci:\(layout):\(tag)", "--dest", destination]
         if all { arguments.append("--all") }
         if let user = info.user, let password = info.password { arguments += ["--creds", "\(user):\(password)"] }
         if let ca = info.ca { arguments += ["--ca", ca] }
-        return try Shell.check(arguments).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        return try await Shell.check(arguments).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// Lines of the token service's request log (token mode).
@@ -65,12 +65,12 @@ final class FaultProxy: @unchecked Sendable {
     var host: String { info.host }
     private let scratch: Scratch
 
-    init(upstream: RegistryServer, faults: [String]) throws {
+    init(upstream: RegistryServer, faults: [String]) async throws {
         scratch = try Scratch("fault-proxy")
         var arguments = ["python3", RegistryServer.scripts.appendingPathComponent("fault-proxy.py").path, "start",
                          "--dir", scratch.url.appendingPathComponent("proxy").path, "--upstream", upstream.info.url]
         if let ca = upstream.info.ca { arguments += ["--upstream-ca", ca] }
-        let output = try Shell.check(arguments + faults)
+        let output = try await Shell.check(arguments + faults)
         info = try JSONDecoder().decode(Info.self, from: Data(output.stdout.utf8))
     }
 

@@ -70,8 +70,8 @@ import Testing
 
     @Test func tagAndDigestPullsMatchContainerd() async throws {
         let fixtures = try await ImageFixtures.get()
-        let registry = try RegistryServer("plain")
-        let digest = try registry.push(layout: fixtures.path("multi"), to: "team/multi:v1")
+        let registry = try await RegistryServer("plain")
+        let digest = try await registry.push(layout: fixtures.path("multi"), to: "team/multi:v1")
         let (scratch, store) = try freshStore("registry-tag")
         let result = try await Puller(store: store).pull("\(registry.host)/team/multi:v1", options: try options())
         #expect(result.image == "\(registry.host)/team/multi:v1")
@@ -101,8 +101,8 @@ import Testing
 
     @Test func aMultiPlatformIndexServesEachPlatform() async throws {
         let fixtures = try await ImageFixtures.get()
-        let registry = try RegistryServer("plain")
-        let index = try registry.push(layout: fixtures.path("platforms"), to: "team/platforms:v1", all: true)
+        let registry = try await RegistryServer("plain")
+        let index = try await registry.push(layout: fixtures.path("platforms"), to: "team/platforms:v1", all: true)
         var manifests: Set<String> = []
         for platform in ["linux/amd64", "linux/arm64", "linux/arm/v7"] {
             let (scratch, store) = try freshStore("registry-platform")
@@ -132,16 +132,16 @@ import Testing
 
     /// The registry that asks for a password, over TLS, with fixture `image` pushed as `repository`.
     private func basicTLSRegistry(_ fixtures: ImageFixtures, _ image: String,
-                                  as repository: String) throws -> (registry: RegistryServer, ca: String, reference: String) {
-        let registry = try RegistryServer("basic-tls")
+                                  as repository: String) async throws -> (registry: RegistryServer, ca: String, reference: String) {
+        let registry = try await RegistryServer("basic-tls")
         let ca = try #require(registry.info.ca)
-        try registry.push(layout: fixtures.path(image), to: repository)
+        try await registry.push(layout: fixtures.path(image), to: repository)
         return (registry, ca, "\(registry.host)/\(repository)")
     }
 
     @Test func basicAuthenticationOverTLS() async throws {
         let fixtures = try await ImageFixtures.get()
-        let (registry, ca, reference) = try basicTLSRegistry(fixtures, "shared-a", as: "team/app:1.4")
+        let (registry, ca, reference) = try await basicTLSRegistry(fixtures, "shared-a", as: "team/app:1.4")
         let (scratch, store) = try freshStore("registry-basic")
 
         let anonymous = await pullError { try await Puller(store: store).pull(reference, options: try options(ca: ca)) }
@@ -175,7 +175,7 @@ import Testing
 
     @Test func credentialHelpersNamedInTheDockerConfig() async throws {
         let fixtures = try await ImageFixtures.get()
-        let (registry, ca, reference) = try basicTLSRegistry(fixtures, "shared-a", as: "team/helped:v1")
+        let (registry, ca, reference) = try await basicTLSRegistry(fixtures, "shared-a", as: "team/helped:v1")
         let (scratch, store) = try freshStore("registry-helpers")
         defer { withExtendedLifetime(scratch) {} }
 
@@ -245,8 +245,8 @@ import Testing
 
     @Test func bearerTokensFromATokenService() async throws {
         let fixtures = try await ImageFixtures.get()
-        let registry = try RegistryServer("token")
-        try registry.push(layout: fixtures.path("multi"), to: "team/tokened:v1")
+        let registry = try await RegistryServer("token")
+        try await registry.push(layout: fixtures.path("multi"), to: "team/tokened:v1")
         let pushes = try registry.tokenRequests().count
         let reference = "\(registry.host)/team/tokened:v1"
         let (scratch, store) = try freshStore("registry-token")
@@ -270,10 +270,10 @@ import Testing
 
     @Test func aMirrorWithoutTheImageFallsBackToTheUpstream() async throws {
         let fixtures = try await ImageFixtures.get()
-        let upstream = try RegistryServer("plain")
-        try upstream.push(layout: fixtures.path("shared-b"), to: "team/mirrored:v1")
-        let mirrorRegistry = try RegistryServer("plain")
-        let mirror = try FaultProxy(upstream: mirrorRegistry, faults: [])
+        let upstream = try await RegistryServer("plain")
+        try await upstream.push(layout: fixtures.path("shared-b"), to: "team/mirrored:v1")
+        let mirrorRegistry = try await RegistryServer("plain")
+        let mirror = try await FaultProxy(upstream: mirrorRegistry, faults: [])
         let (scratch, store) = try freshStore("registry-mirror")
         let hosts = try scratch.directory("certs.d/\(upstream.host)")
         try """
@@ -290,7 +290,7 @@ import Testing
                 "the mirror was asked first: \(asked)")
 
         // Once the mirror has the image, the upstream is not needed at all.
-        try mirrorRegistry.push(layout: fixtures.path("shared-b"), to: "team/mirrored:v1")
+        try await mirrorRegistry.push(layout: fixtures.path("shared-b"), to: "team/mirrored:v1")
         let upstreamLog = try String(contentsOfFile: upstream.info.log, encoding: .utf8)
         let (otherScratch, other) = try freshStore("registry-mirror-hit")
         defer { withExtendedLifetime(otherScratch) {} }
@@ -300,9 +300,9 @@ import Testing
 
     @Test func aCutTransferResumesWithARangeRequest() async throws {
         let fixtures = try await ImageFixtures.get()
-        let registry = try RegistryServer("plain")
-        try registry.push(layout: fixtures.path("multi"), to: "team/cut:v1")
-        let proxy = try FaultProxy(upstream: registry, faults: ["--cut-after", "100000"])
+        let registry = try await RegistryServer("plain")
+        try await registry.push(layout: fixtures.path("multi"), to: "team/cut:v1")
+        let proxy = try await FaultProxy(upstream: registry, faults: ["--cut-after", "100000"])
         let (scratch, store) = try freshStore("registry-cut")
         let result = try await Puller(store: store).pull("\(proxy.host)/team/cut:v1", options: try options())
         #expect(result.layers.map(\.chainID.description) == fixtures.image("multi").chainIDs)
@@ -329,9 +329,9 @@ import Testing
     /// request from where that writer stopped) and stores the blob.
     @Test func aBlobAnotherWriterGaveUpOnIsFetchedAgainFromWhereItStopped() async throws {
         let fixtures = try await ImageFixtures.get()
-        let registry = try RegistryServer("plain")
-        try registry.push(layout: fixtures.path("multi"), to: "team/other-writer:v1")
-        let proxy = try FaultProxy(upstream: registry, faults: [])
+        let registry = try await RegistryServer("plain")
+        try await registry.push(layout: fixtures.path("multi"), to: "team/other-writer:v1")
+        let proxy = try await FaultProxy(upstream: registry, faults: [])
         let (scratch, store) = try freshStore("registry-other-writer")
         defer { withExtendedLifetime(scratch) {} }
         let (layer, bytes) = try fixtures.biggestLayer("multi")
@@ -365,10 +365,10 @@ import Testing
 
     @Test func discardedLayersAreUnpackedButNeverStored() async throws {
         let fixtures = try await ImageFixtures.get()
-        let registry = try RegistryServer("plain")
-        try registry.push(layout: fixtures.path("multi"), to: "team/discard:v1")
+        let registry = try await RegistryServer("plain")
+        try await registry.push(layout: fixtures.path("multi"), to: "team/discard:v1")
         // Cut once, so the resume too works without an ingest to fall back on.
-        let proxy = try FaultProxy(upstream: registry, faults: ["--cut-after", "100000"])
+        let proxy = try await FaultProxy(upstream: registry, faults: ["--cut-after", "100000"])
         let (scratch, store) = try freshStore("registry-discard")
         let reference = "\(proxy.host)/team/discard:v1"
         let result = try await Puller(store: store).pull(reference, options: try options(discardUnpackedLayers: true))
@@ -402,10 +402,10 @@ import Testing
 
     @Test func aStalledTransferResumesAfterTheNoProgressTimeout() async throws {
         let fixtures = try await ImageFixtures.get()
-        let registry = try RegistryServer("plain")
-        try registry.push(layout: fixtures.path("multi"), to: "team/stall:v1")
+        let registry = try await RegistryServer("plain")
+        try await registry.push(layout: fixtures.path("multi"), to: "team/stall:v1")
         // After 100,000 bytes the proxy keeps the connection open and sends nothing for 60 s.
-        let proxy = try FaultProxy(upstream: registry, faults: ["--cut-after", "100000", "--cut-stall", "60"])
+        let proxy = try await FaultProxy(upstream: registry, faults: ["--cut-after", "100000", "--cut-stall", "60"])
         let (scratch, store) = try freshStore("registry-stall")
         defer { withExtendedLifetime(scratch) {} }
         let started = ContinuousClock.now
@@ -424,9 +424,9 @@ import Testing
     @Test(arguments: [3, 1])
     func aSlowNetworkLetsMoreLayersDownloadAtOnce(maxConcurrentDownloads: Int) async throws {
         let fixtures = try await ImageFixtures.get()
-        let registry = try RegistryServer("plain")
-        try registry.push(layout: fixtures.path("multi"), to: "team/slow:v1")
-        let proxy = try FaultProxy(upstream: registry, faults: ["--rate", "100000"])
+        let registry = try await RegistryServer("plain")
+        try await registry.push(layout: fixtures.path("multi"), to: "team/slow:v1")
+        let proxy = try await FaultProxy(upstream: registry, faults: ["--rate", "100000"])
         let (scratch, store) = try freshStore("registry-slow")
         var options = try options()
         options.unpackConcurrency = 1
@@ -460,10 +460,10 @@ import Testing
     @Test(arguments: [false, true])
     func aBlobWhoseBytesDoNotMatchItsDigestCommitsNothing(discardUnpackedLayers: Bool) async throws {
         let fixtures = try await ImageFixtures.get()
-        let registry = try RegistryServer("plain")
-        try registry.push(layout: fixtures.path("multi"), to: "team/corrupt:v1")
+        let registry = try await RegistryServer("plain")
+        try await registry.push(layout: fixtures.path("multi"), to: "team/corrupt:v1")
         let layer = try #require(fixtures.image("multi").layers.first).digest
-        let proxy = try FaultProxy(upstream: registry, faults: ["--corrupt-blob", layer])
+        let proxy = try await FaultProxy(upstream: registry, faults: ["--corrupt-blob", layer])
         let (scratch, store) = try freshStore("registry-corrupt")
         defer { withExtendedLifetime(scratch) {} }
         _ = try await Puller(store: store).pull("oci:" + fixtures.path("shared-a") + ":latest")
@@ -524,22 +524,22 @@ import Testing
 
     @Test func busyRegistriesAreRetried() async throws {
         let fixtures = try await ImageFixtures.get()
-        let registry = try RegistryServer("plain")
-        try registry.push(layout: fixtures.path("shared-a"), to: "team/busy:v1")
-        let unavailable = try FaultProxy(upstream: registry, faults: ["--status", "503", "--status-count", "2", "--status-path-regex", "/blobs/"])
+        let registry = try await RegistryServer("plain")
+        try await registry.push(layout: fixtures.path("shared-a"), to: "team/busy:v1")
+        let unavailable = try await FaultProxy(upstream: registry, faults: ["--status", "503", "--status-count", "2", "--status-path-regex", "/blobs/"])
         let (scratch, store) = try freshStore("registry-busy")
         defer { withExtendedLifetime(scratch) {} }
         _ = try await Puller(store: store).pull("\(unavailable.host)/team/busy:v1", options: try options())
         #expect(try unavailable.requests().filter { $0["status"] as? Int == 503 }.count == 2)
 
-        let limited = try FaultProxy(upstream: registry, faults: ["--status", "429", "--status-count", "1", "--status-path-regex", "/manifests/"])
+        let limited = try await FaultProxy(upstream: registry, faults: ["--status", "429", "--status-count", "1", "--status-path-regex", "/manifests/"])
         let (otherScratch, other) = try freshStore("registry-429")
         defer { withExtendedLifetime(otherScratch) {} }
         _ = try await Puller(store: other).pull("\(limited.host)/team/busy:v1", options: try options())
         #expect(try limited.requests().filter { $0["status"] as? Int == 429 }.count == 1)
 
         // A registry that keeps failing: a clear error after the retries, nothing left behind.
-        let down = try FaultProxy(upstream: registry, faults: ["--status", "503", "--status-count", "100", "--status-path-regex", "/manifests/"])
+        let down = try await FaultProxy(upstream: registry, faults: ["--status", "503", "--status-count", "100", "--status-path-regex", "/manifests/"])
         let (downScratch, downStore) = try freshStore("registry-down")
         defer { withExtendedLifetime(downScratch) {} }
         let error = await pullError { try await Puller(store: downStore).pull("\(down.host)/team/busy:v1", options: try options()) }
@@ -550,11 +550,11 @@ import Testing
 
     @Test func credentialsDoNotFollowARedirectToAnotherHost() async throws {
         let fixtures = try await ImageFixtures.get()
-        let registry = try RegistryServer("token")
-        try registry.push(layout: fixtures.path("shared-b"), to: "team/redirected:v1")
+        let registry = try await RegistryServer("token")
+        try await registry.push(layout: fixtures.path("shared-b"), to: "team/redirected:v1")
         // Blobs answered with 307 to 127.0.0.2, which refuses (400) any request that carries an
         // Authorization header, as object storage does.
-        let proxy = try FaultProxy(upstream: registry, faults: ["--redirect-blobs", "--redirect-reject-auth"])
+        let proxy = try await FaultProxy(upstream: registry, faults: ["--redirect-blobs", "--redirect-reject-auth"])
         let (scratch, store) = try freshStore("registry-redirect")
         defer { withExtendedLifetime(scratch) {} }
         let result = try await Puller(store: store).pull("\(proxy.host)/team/redirected:v1", options: try options(user: "decant:decant-secret"))
@@ -569,30 +569,30 @@ import Testing
     /// The command line: a pull killed in the middle of a layer (SIGKILL) leaves its ingest; the
     /// next pull reads those bytes back and asks the registry only for the rest. Also the exit
     /// status and message of a 401, and `--trace`.
-    @Test func aKilledPullResumesFromItsIngest() throws {
-        let registry = try RegistryServer("plain")
+    @Test func aKilledPullResumesFromItsIngest() async throws {
+        let registry = try await RegistryServer("plain")
         let scratch = try Scratch("registry-cli")
         let layout = scratch.url.appendingPathComponent("big").path
-        let made = try Shell.check(["python3", RegistryServer.scripts.appendingPathComponent("make-big-image.py").path, layout, "6"])
+        let made = try await Shell.check(["python3", RegistryServer.scripts.appendingPathComponent("make-big-image.py").path, layout, "6"])
         let big = try #require(try JSONSerialization.jsonObject(with: Data(made.stdout.utf8)) as? [String: Any])
         let layer = try #require(big["layer"] as? String)
-        try registry.push(layout: layout, to: "team/big:v1")
-        let proxy = try FaultProxy(upstream: registry, faults: [])
+        try await registry.push(layout: layout, to: "team/big:v1")
+        let proxy = try await FaultProxy(upstream: registry, faults: [])
         let root = scratch.url.appendingPathComponent("root").path
-        func decant(_ arguments: [String], failpoint: String? = nil) throws -> Shell.Output {
+        func decant(_ arguments: [String], failpoint: String? = nil) async throws -> Shell.Output {
             var environment = ["DOCKER_CONFIG": "/nonexistent"]
             if let failpoint { environment["DECANT_FAILPOINT"] = failpoint }
-            return try Repository.runDecant(arguments, root: root, environment: environment)
+            return try await Repository.runDecant(arguments, root: root, environment: environment)
         }
         let reference = "\(proxy.host)/team/big:v1"
-        let killed = try decant(["pull", "--hosts-dir", "/nonexistent", reference], failpoint: "content-mid-ingest")
+        let killed = try await decant(["pull", "--hosts-dir", "/nonexistent", reference], failpoint: "content-mid-ingest")
         #expect(killed.status != 0)
         let store = try Store(layout: StoreLayout(root: root))
         let ingest = try #require(try store.content.ingests().first { $0.ref == "layer-" + layer })
         #expect(ingest.offset >= 1 << 20)
 
         let trace = scratch.url.appendingPathComponent("trace.json").path
-        let resumed = try decant(["pull", "--hosts-dir", "/nonexistent", "--trace", trace, reference])
+        let resumed = try await decant(["pull", "--hosts-dir", "/nonexistent", "--trace", trace, reference])
         #expect(resumed.status == 0, "\(resumed.stderr)")
         let requests = try proxy.requests().filter { ($0["path"] as? String)?.hasSuffix("/blobs/\(layer)") == true }
         #expect(requests.last?["range"] as? String == "bytes=\(ingest.offset)-", "\(requests)")
@@ -612,14 +612,14 @@ import Testing
         #expect((stages["inflate"] ?? 0) > 0 && (stages["hash"] ?? 0) > 0 && (stages["write"] ?? 0) > 0, "\(stages)")
 
         // Without a tag the image is NAME:latest, and the image commands take the short form.
-        try registry.push(layout: layout, to: "team/big:latest")
-        let untagged = try decant(["pull", "--hosts-dir", "/nonexistent", "\(proxy.host)/team/big"])
+        try await registry.push(layout: layout, to: "team/big:latest")
+        let untagged = try await decant(["pull", "--hosts-dir", "/nonexistent", "\(proxy.host)/team/big"])
         #expect(untagged.status == 0, "\(untagged.stderr)")
-        let inspected = try decant(["images", "inspect", "\(proxy.host)/team/big"])
+        let inspected = try await decant(["images", "inspect", "\(proxy.host)/team/big"])
         #expect(inspected.status == 0 && inspected.stdout.contains("name      \(proxy.host)/team/big:latest"), "\(inspected.stdout)\(inspected.stderr)")
 
-        let denied = try RegistryServer("basic-tls")
-        let refused = try decant(["pull", "--hosts-dir", "/nonexistent", "--ca-file", try #require(denied.info.ca), "\(denied.host)/team/none:v1"])
+        let denied = try await RegistryServer("basic-tls")
+        let refused = try await decant(["pull", "--hosts-dir", "/nonexistent", "--ca-file", try #require(denied.info.ca), "\(denied.host)/team/none:v1"])
         #expect(refused.status == 1)
         #expect(refused.stderr.contains("pull \(denied.host)/team/none:v1: ") && refused.stderr.contains("401 Unauthorized"), "\(refused.stderr)")
     }
@@ -639,9 +639,9 @@ struct SmallStoreSetup {
         let fixtures = try await ImageFixtures.get()
         scratch = try Scratch(label)
         let layout = scratch.url.appendingPathComponent("image").path
-        try Shell.check(["python3", RegistryServer.scripts.appendingPathComponent("make-big-image.py").path, layout, String(imageMegabytes)])
-        registry = try RegistryServer("plain")
-        try registry.push(layout: layout, to: "team/image:v1")
+        try await Shell.check(["python3", RegistryServer.scripts.appendingPathComponent("make-big-image.py").path, layout, String(imageMegabytes)])
+        registry = try await RegistryServer("plain")
+        try await registry.push(layout: layout, to: "team/image:v1")
         reference = "\(registry.host)/team/image:v1"
         volume = try SmallVolume(in: scratch, megabytes: 40)
         store = try Store(layout: StoreLayout(root: volume.mountPoint.appendingPathComponent("root").path))
