@@ -250,8 +250,13 @@ struct UnpackScheduler: Sendable {
         } catch let torn as TornIngest {
             options.events?.emit(Event(type: "layer-restart", image: reference, layer: layer.digest.description,
                                        detail: ["offset": String(torn.offset), "reason": torn.cause.message]))
-            return try await extractOnce(index: index, layer: layer, diffID: diffID, chainID: chainID, whiteouts: whiteouts,
-                                         parent: parent, active: active, transfers: transfers)
+            do {
+                return try await extractOnce(index: index, layer: layer, diffID: diffID, chainID: chainID, whiteouts: whiteouts,
+                                             parent: parent, active: active, transfers: transfers)
+            } catch let again as TornIngest {
+                // Another process left a new ingest meanwhile, and it is torn too: restart once only.
+                throw again.cause
+            }
         }
     }
 
@@ -348,7 +353,8 @@ struct UnpackScheduler: Sendable {
         do {
             try snapshotter.discard(key)
         } catch {
-            // The pull's clean-up tries again; another attempt would find the key taken.
+            // A snapshot that cannot be removed (a failing disk, say) fails the pull, whose
+            // clean-up tries again.
             return failure
         }
         active.remove(key)
