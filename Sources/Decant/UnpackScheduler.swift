@@ -244,15 +244,17 @@ struct UnpackScheduler: Sendable {
     /// fault, and the pull fails with what it found.
     private func extract(index: Int, layer: Descriptor, diffID: Digest, chainID: Digest, whiteouts: WhiteoutMode,
                          parent: String?, active: KeySet, transfers: TransferBoard? = nil) async throws -> Extraction {
+        func attempt() async throws -> Extraction {
+            try await extractOnce(index: index, layer: layer, diffID: diffID, chainID: chainID, whiteouts: whiteouts,
+                                  parent: parent, active: active, transfers: transfers)
+        }
         do {
-            return try await extractOnce(index: index, layer: layer, diffID: diffID, chainID: chainID, whiteouts: whiteouts,
-                                         parent: parent, active: active, transfers: transfers)
+            return try await attempt()
         } catch let torn as TornIngest {
             options.events?.emit(Event(type: "layer-restart", image: reference, layer: layer.digest.description,
                                        detail: ["offset": String(torn.offset), "reason": torn.cause.message]))
             do {
-                return try await extractOnce(index: index, layer: layer, diffID: diffID, chainID: chainID, whiteouts: whiteouts,
-                                             parent: parent, active: active, transfers: transfers)
+                return try await attempt()
             } catch let again as TornIngest {
                 // Another process left a new ingest meanwhile, and it is torn too: restart once only.
                 throw again.cause

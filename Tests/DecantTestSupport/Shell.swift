@@ -1,3 +1,4 @@
+import DecantIO
 import Foundation
 
 /// Runs helper programs (the fixture scripts, containerd, tar) and captures what they print.
@@ -53,20 +54,13 @@ public enum Shell {
     /// cooperative pool, which on a two-core machine is two threads for every test at once.
     @discardableResult
     public static func run(_ arguments: [String], in directory: URL? = nil) async throws -> Output {
-        try await offPool { try run(arguments, in: directory) }
+        try await BlockingWork.run("test-shell") { try run(arguments, in: directory) }
     }
 
     /// ``check(_:in:)`` on a thread of its own, as the asynchronous ``run(_:in:)``.
     @discardableResult
     public static func check(_ arguments: [String], in directory: URL? = nil) async throws -> Output {
-        try await offPool { try check(arguments, in: directory) }
-    }
-
-    /// Runs `body` on a new thread and waits for it without blocking the caller's thread.
-    public static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread { continuation.resume(with: Result { try body() }) }.start()
-        }
+        try await BlockingWork.run("test-shell") { try check(arguments, in: directory) }
     }
 
     public struct Failure: Error, CustomStringConvertible {

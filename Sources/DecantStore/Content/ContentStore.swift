@@ -115,7 +115,7 @@ public final class ContentStore: Sendable {
                        write: @escaping @Sendable (IngestWriter) throws -> Void) async throws -> ContentInfo {
         if contains(digest) { return try info(digest) }
         return try await inFlight.run(digest) { [self] in
-            try await Self.onThread { [self] in
+            try await BlockingWork.run("decant-ingest") { [self] in
                 if contains(digest) { return try info(digest) }
                 let ref = "ingest-" + digest.description
                 // Across processes: wait for the other writer's lock rather than failing.
@@ -208,12 +208,6 @@ public final class ContentStore: Sendable {
         var fields = ["digest": info.digest.description, "size": String(info.size)]
         for (key, value) in info.labels { fields["labels." + key] = value }
         return fields
-    }
-
-    private static func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread { continuation.resume(with: Result { try body() }) }.start()
-        }
     }
 }
 
