@@ -29,12 +29,12 @@ struct BlobByteQueueTests {
         let sampled = ContinuousClock.now
         let waiting = queue.readerWaiting
         #expect(waiting >= sampled - blocked, "\(waiting)")
-        #expect(await queue.push(ByteBuffer(bytes: [1, 2, 3])))
+        #expect(await queue.push(ByteBuffer(repeating: 1, count: 16)))
         guard try await eventually({ read.withLock { $0 } != nil }) else {
             Issue.record("the reader never got the bytes")
             return
         }
-        #expect(read.withLock { $0 } == 3)
+        #expect(read.withLock { $0 } == 16)
         // Once the wait is over it is counted once, and no longer grows.
         let after = queue.readerWaiting
         try await Task.sleep(for: .milliseconds(100))
@@ -73,11 +73,59 @@ struct BlobByteQueueTests {
         try await Task.sleep(for: .milliseconds(200))
         let waiting = queue.readerWaiting
         #expect(waiting > .zero && waiting <= inactive - active, "\(waiting)")
-        #expect(await queue.push(ByteBuffer(bytes: [1, 2, 3])))
+        #expect(await queue.push(ByteBuffer(repeating: 1, count: 16)))
         guard try await eventually({ read.withLock { $0 } != nil }) else {
             Issue.record("the reader never got the bytes")
             return
         }
         #expect(queue.readerWaiting == waiting)
+    }
+
+    /// A blocked reader is woken for a batch of bytes, not for every chunk the connection
+    /// delivers: each wake costs a futex call and a context switch.
+    @Test func aBlockedReaderWakesForABatchNotForEveryChunk() async throws {
+        let queue = BlobByteQueue(location: "test")
+        queue.transferring(true)
+        let reads = Mutex<[Int]>([])
+        Thread {
+            var bytes = [UInt8](repeating: 0, count: 1 << 20)
+            while true {
+                let count = bytes.withUnsafeMutableBytes { (try? queue.read(into: $0)) ?? -1 }
+                reads.withLock { $0.append(count) }
+                if count <= 0 { return }
+            }
+        }.start()
+        guard try await eventually({ queue.readerWaiting > .zero }) else {
+            Issue.record("the reader never blocked")
+            return
+        }
+        let chunk = 1 << 10
+        let chunks = 2 * BlobByteQueue.wakeBytes / chunk + 3
+        for _ in 0..<chunks {
+            #expect(await queue.push(ByteBuffer(repeating: 7, count: chunk)))
+        }
+        queue.finish(.success(()))
+        guard try await eventually({ reads.withLock { $0.last } == 0 }) else {
+            Issue.record("the reader never reached the end: \(reads.withLock { $0 })")
+            return
+        }
+        let sizes = reads.withLock { $0 }
+        #expect(sizes.reduce(0, +) == chunks * chunk)
+        // Every read but the one the end of the transfer released waited for a whole batch.
+        #expect(sizes.dropLast(2).allSatisfy { $0 >= BlobByteQueue.wakeBytes }, "\(sizes)")
+        #expect(sizes.count <= 4, "\(sizes)")
+    }
+
+    /// What is left when the transfer ends is read at once, however little.
+    @Test func theEndReleasesWhatIsLeft() async throws {
+        let queue = BlobByteQueue(location: "test")
+        #expect(await queue.push(ByteBuffer(bytes: [1, 2, 3])))
+        queue.finish(.success(()))
+        var bytes = [UInt8](repeating: 0, count: 1 << 20)
+        let first = try bytes.withUnsafeMutableBytes { try queue.read(into: $0) }
+        let second = try bytes.withUnsafeMutableBytes { try queue.read(into: $0) }
+        #expect(first == 3)
+        #expect(Array(bytes[..<3]) == [1, 2, 3])
+        #expect(second == 0)
     }
 }

@@ -6,7 +6,14 @@ import SystemPackage
 /// Hands a blob's bytes from the network (async, on NIO's event loops) to the thread that hashes
 /// and inflates them (blocking reads), holding at most about `limit` bytes: when it is full the
 /// download is suspended (not a thread), which pushes back on the connection.
+///
+/// A blocked reader is woken once ``wakeBytes`` are there (or what it asked for, if less), not
+/// for every chunk the connection delivers (64 KiB at most): waking it per chunk cost a futex
+/// round trip and a context switch per chunk on a loopback pull, where the network is about as
+/// fast as the reader.
 final class BlobByteQueue: @unchecked Sendable {
+    /// How many bytes a blocked reader waits for, at most, before it is woken.
+    static let wakeBytes = 256 << 10
     private let condition = NSCondition()
     private var chunks: [ByteBuffer] = []
     private var head = 0
@@ -19,6 +26,8 @@ final class BlobByteQueue: @unchecked Sendable {
     private var waited: Duration = .zero
     /// Whether the reader is waiting for bytes now.
     private var readerBlocked = false
+    /// How many bytes the blocked reader waits for.
+    private var readerWants = 0
     /// Whether the transfer holds a download slot (see ``transferring(_:)``).
     private var transferActive = false
     /// Since when the wait the reader is in counts: it is blocked and the transfer is active.
@@ -41,7 +50,7 @@ final class BlobByteQueue: @unchecked Sendable {
             buffered += buffer.readableBytes
             produced += Int64(buffer.readableBytes)
             lastProgress = .now
-            condition.signal()
+            if readerBlocked && buffered >= readerWants { condition.signal() }
             return buffered > limit
         }
         guard let full else { return false }
@@ -61,9 +70,12 @@ final class BlobByteQueue: @unchecked Sendable {
         return condition.withLock { !readerGone }
     }
 
-    /// No byte arrived for `timeout` although the reader was keeping up.
+    /// No byte arrived for `timeout` although the reader was keeping up (it is waiting for
+    /// bytes, or has read them all).
     func isStalled(after timeout: Duration) -> Bool {
-        condition.withLock { spaceWaiter == nil && buffered == 0 && ContinuousClock.now - lastProgress > timeout }
+        condition.withLock {
+            spaceWaiter == nil && (buffered == 0 || readerBlocked) && ContinuousClock.now - lastProgress > timeout
+        }
     }
 
     /// The transfer got a download slot (`true`), or gave it up to wait for another or to back
@@ -99,13 +111,16 @@ final class BlobByteQueue: @unchecked Sendable {
         }
     }
 
-    /// Blocks until bytes arrive or the transfer ends; 0 at the end of the blob.
+    /// Blocks until `destination` can be filled (or ``wakeBytes`` of it, when it is larger) or
+    /// the transfer ends; 0 at the end of the blob.
     func read(into destination: UnsafeMutableRawBufferPointer) throws(SystemCallError) -> Int {
         condition.lock()
-        if head == chunks.count && outcome == nil {
+        let wanted = min(destination.count, Self.wakeBytes)
+        if buffered < wanted && outcome == nil {
             readerBlocked = true
+            readerWants = wanted
             if transferActive { countingSince = .now }
-            while head == chunks.count && outcome == nil { condition.wait() }
+            while buffered < wanted && outcome == nil { condition.wait() }
             readerBlocked = false
             if let since = countingSince { waited += ContinuousClock.now - since }
             countingSince = nil
