@@ -34,15 +34,7 @@ final class RegistryClient: Sendable {
         self.options = options
         self.logger = logger
         self.endpoints = try options.hosts.endpoints(for: image.domain)
-        var configuration = HTTPClient.Configuration()
-        // Redirects are followed by hand: AsyncHTTPClient would forward the Authorization header.
-        configuration.redirectConfiguration = .disallow
-        configuration.timeout = .init(connect: .seconds(15))
-        configuration.decompression = .disabled
-        // Failed connections surface at once and go through this client's own retries, which
-        // know about backoff, mirrors and the loopback HTTP fallback.
-        configuration.connectionPool.retryConnectionEstablishment = false
-        let http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+        let http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: Self.httpConfiguration())
         self.http = http
         let userAgent = options.userAgent
         let tlsFor = { @Sendable (host: String) in Self.tls(caFiles: options.hosts.caFiles, skipVerify: options.hosts.skipVerify) }
@@ -52,6 +44,23 @@ final class RegistryClient: Sendable {
             try await Self.fetchToken(http: http, challenge: challenge, scope: scope, credential: credential,
                                       userAgent: userAgent, tls: tlsFor, attempts: attempts, backoff: backoff, logger: logger)
         }
+    }
+
+    /// How the client's connections are made and used.
+    static func httpConfiguration() -> HTTPClient.Configuration {
+        var configuration = HTTPClient.Configuration()
+        // Redirects are followed by hand: AsyncHTTPClient would forward the Authorization header.
+        configuration.redirectConfiguration = .disallow
+        configuration.timeout = .init(connect: .seconds(15))
+        configuration.decompression = .disabled
+        // Failed connections surface at once and go through this client's own retries, which
+        // know about backoff, mirrors and the loopback HTTP fallback.
+        configuration.connectionPool.retryConnectionEstablishment = false
+        // AsyncHTTPClient has no setting for how much a connection reads at once; its connection
+        // initializers are where a connection's channel can be configured.
+        configuration.http1_1ConnectionDebugInitializer = { RegistryConnectionReads.configure($0) }
+        configuration.http2ConnectionDebugInitializer = { RegistryConnectionReads.configure($0) }
+        return configuration
     }
 
     /// Where a blob transfer runs: one of the client's event loops, taken in turn.
