@@ -8,9 +8,14 @@ import SystemPackage
 /// download is suspended (not a thread), which pushes back on the connection.
 ///
 /// A blocked reader is woken once ``wakeBytes`` are there (or what it asked for, if less), not
-/// for every chunk the connection delivers (64 KiB at most): waking it per chunk cost a futex
-/// round trip and a context switch per chunk on a loopback pull, where the network is about as
-/// fast as the reader.
+/// for every chunk the connection delivers: waking it per chunk cost a futex round trip and a
+/// context switch per chunk on a loopback pull, where the network is about as fast as the
+/// reader. Once the first bytes are there it waits ``batchWait`` at most for the rest, so that a
+/// slow link still delivers (and shows progress) as its bytes come.
+///
+/// A chunk that fills less than a quarter of the buffer it was read into is copied: it would
+/// keep the whole buffer (up to ``RegistryConnectionReads/maximum``) alive while `limit` counts
+/// only its bytes.
 final class BlobByteQueue: @unchecked Sendable {
     /// How many bytes a blocked reader waits for, at most, before it is woken.
     static let wakeBytes = 256 << 10
@@ -33,24 +38,30 @@ final class BlobByteQueue: @unchecked Sendable {
     /// Since when the wait the reader is in counts: it is blocked and the transfer is active.
     private var countingSince: ContinuousClock.Instant?
     let limit: Int
+    /// How long a reader that has bytes waits for the rest of its batch, in seconds.
+    let batchWait: TimeInterval
     /// Named in the error a failed read throws.
     let location: String
 
-    init(limit: Int = 4 << 20, location: String) {
+    init(limit: Int = 4 << 20, batchWait: Duration = .milliseconds(10), location: String) {
         self.limit = limit
+        self.batchWait = Double(batchWait.components.seconds) + Double(batchWait.components.attoseconds) * 1e-18
         self.location = location
     }
 
     /// Appends `buffer`, then suspends while more than `limit` bytes wait to be read. `false`
     /// once the reader has gone (the layer failed or was cancelled): stop downloading.
     func push(_ buffer: ByteBuffer) async -> Bool {
+        let kept = buffer.storageCapacity > 4 * buffer.readableBytes ? Self.copy(buffer) : buffer
         let full: Bool? = condition.withLock {
             if readerGone { return nil }
-            chunks.append(buffer)
-            buffered += buffer.readableBytes
-            produced += Int64(buffer.readableBytes)
+            let wasEmpty = buffered == 0
+            chunks.append(kept)
+            buffered += kept.readableBytes
+            produced += Int64(kept.readableBytes)
             lastProgress = .now
-            if readerBlocked && buffered >= readerWants { condition.signal() }
+            // An empty queue's reader waits without a deadline: the first bytes start its batch.
+            if readerBlocked && (wasEmpty || buffered >= readerWants) { condition.signal() }
             return buffered > limit
         }
         guard let full else { return false }
@@ -68,6 +79,18 @@ final class BlobByteQueue: @unchecked Sendable {
             condition.withLock { lastProgress = .now }
         }
         return condition.withLock { !readerGone }
+    }
+
+    private static func copy(_ buffer: ByteBuffer) -> ByteBuffer {
+        var copy = ByteBufferAllocator().buffer(capacity: buffer.readableBytes)
+        copy.writeImmutableBuffer(buffer)
+        return copy
+    }
+
+    /// The memory the queued chunks keep alive: their buffers' whole storage (a buffer counted
+    /// once for every chunk cut from it).
+    var heldCapacity: Int {
+        condition.withLock { chunks[head...].reduce(0) { $0 + $1.storageCapacity } }
     }
 
     /// No byte arrived for `timeout` although the reader was keeping up (it is waiting for
@@ -111,8 +134,9 @@ final class BlobByteQueue: @unchecked Sendable {
         }
     }
 
-    /// Blocks until `destination` can be filled (or ``wakeBytes`` of it, when it is larger) or
-    /// the transfer ends; 0 at the end of the blob.
+    /// Blocks until `destination` can be filled (or ``wakeBytes`` of it, when it is larger), the
+    /// transfer ends, or ``batchWait`` has passed since bytes were first there; 0 at the end of
+    /// the blob.
     func read(into destination: UnsafeMutableRawBufferPointer) throws(SystemCallError) -> Int {
         condition.lock()
         let wanted = min(destination.count, Self.wakeBytes)
@@ -120,7 +144,16 @@ final class BlobByteQueue: @unchecked Sendable {
             readerBlocked = true
             readerWants = wanted
             if transferActive { countingSince = .now }
-            while buffered < wanted && outcome == nil { condition.wait() }
+            var deadline: Date?
+            while buffered < wanted && outcome == nil {
+                if buffered == 0 {
+                    condition.wait()
+                } else {
+                    let until = deadline ?? Date(timeIntervalSinceNow: batchWait)
+                    deadline = until
+                    if !condition.wait(until: until) { break }
+                }
+            }
             readerBlocked = false
             if let since = countingSince { waited += ContinuousClock.now - since }
             countingSince = nil
