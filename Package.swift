@@ -96,7 +96,7 @@ let package = Package(
         ),
 
         .testTarget(name: "DecantOCITests", dependencies: ["DecantOCI"]),
-        .testTarget(name: "DecantRemoteTests", dependencies: ["DecantRemote", "DecantOCI", "DecantTestSupport", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
+        .testTarget(name: "DecantRemoteTests", dependencies: ["DecantRemote", "DecantOCI", "DecantTestSupport", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"), .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         // Helpers the test targets share: running programs, scratch directories.
         .target(name: "DecantTestSupport", dependencies: ["DecantIO"], path: "Tests/DecantTestSupport"),
         .testTarget(name: "DecantTests", dependencies: ["Decant", "DecantStore", "DecantOCI", "DecantTestSupport"]),
