@@ -89,8 +89,12 @@ struct BlobByteQueueTests {
         func append(_ size: Int) { sizes.withLock { $0.append(size) } }
     }
 
-    /// A reader on its own thread, reading into 1 MiB until the end of the blob.
-    private static func startReader(_ queue: BlobByteQueue) -> Reads {
+    /// A queue with an active transfer and a reader on its own thread, reading into 1 MiB until
+    /// the end of the blob, once that reader waits for bytes; `nil` (an issue recorded) if it
+    /// never does.
+    private static func blockedReader(batchWait: Duration) async throws -> (BlobByteQueue, Reads)? {
+        let queue = BlobByteQueue(batchWait: batchWait, location: "test")
+        queue.transferring(true)
         let reads = Reads()
         Thread {
             var bytes = [UInt8](repeating: 0, count: 1 << 20)
@@ -100,19 +104,18 @@ struct BlobByteQueueTests {
                 if count <= 0 { return }
             }
         }.start()
-        return reads
+        guard try await eventually({ queue.readerWaiting > .zero }) else {
+            Issue.record("the reader never blocked")
+            queue.finish(.success(()))
+            return nil
+        }
+        return (queue, reads)
     }
 
     /// A blocked reader is woken for a batch of bytes, not for every chunk the connection
     /// delivers: each wake costs a futex call and a context switch.
     @Test func aBlockedReaderWakesForABatchNotForEveryChunk() async throws {
-        let queue = BlobByteQueue(batchWait: .seconds(600), location: "test")
-        queue.transferring(true)
-        let reads = Self.startReader(queue)
-        guard try await eventually({ queue.readerWaiting > .zero }) else {
-            Issue.record("the reader never blocked")
-            return
-        }
+        guard let (queue, reads) = try await Self.blockedReader(batchWait: .seconds(600)) else { return }
         let chunk = 1 << 10
         for _ in 0..<(BlobByteQueue.wakeBytes / chunk - 1) {
             #expect(await queue.push(ByteBuffer(repeating: 7, count: chunk)))
@@ -137,13 +140,7 @@ struct BlobByteQueueTests {
     /// On a slow link the reader does not wait for a whole batch: once bytes are there it takes
     /// them after `batchWait`.
     @Test func aSlowLinkIsReadAsItsBytesCome() async throws {
-        let queue = BlobByteQueue(batchWait: .milliseconds(20), location: "test")
-        queue.transferring(true)
-        let reads = Self.startReader(queue)
-        guard try await eventually({ queue.readerWaiting > .zero }) else {
-            Issue.record("the reader never blocked")
-            return
-        }
+        guard let (queue, reads) = try await Self.blockedReader(batchWait: .milliseconds(20)) else { return }
         #expect(await queue.push(ByteBuffer(repeating: 7, count: 1000)))
         let arrived = try await eventually { !reads.withLock { $0 }.isEmpty }
         queue.finish(.success(()))
@@ -164,13 +161,7 @@ struct BlobByteQueueTests {
         #expect(Array(bytes[..<3]) == [1, 2, 3])
         #expect(second == 0)
 
-        let waiting = BlobByteQueue(batchWait: .seconds(600), location: "test")
-        waiting.transferring(true)
-        let reads = Self.startReader(waiting)
-        guard try await eventually({ waiting.readerWaiting > .zero }) else {
-            Issue.record("the reader never blocked")
-            return
-        }
+        guard let (waiting, reads) = try await Self.blockedReader(batchWait: .seconds(600)) else { return }
         #expect(await waiting.push(ByteBuffer(bytes: [1, 2, 3])))
         try await Task.sleep(for: .milliseconds(50))
         waiting.finish(.success(()))
