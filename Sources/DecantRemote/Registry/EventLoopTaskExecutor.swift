@@ -4,9 +4,9 @@ import NIOCore
 ///
 /// A blob transfer runs here so that the connection it asks for is on this loop (AsyncHTTPClient
 /// prefers the loop a request is made from), and each body part the loop reads reaches the
-/// transfer on the same thread. On the cooperative pool, every 64 KiB part woke a thread of the
-/// pool that then went back to sleep: ≈ 0.1 CPU-s per gigabyte, on machines whose cores the
-/// extraction already keeps busy. Only work that never blocks may run here.
+/// transfer on the same thread. On the cooperative pool, every body part woke a thread of the
+/// pool that then went back to sleep: ≈ 0.1 CPU-s per gigabyte with 64 KiB parts, on machines
+/// whose cores the extraction already keeps busy. Only work that never blocks may run here.
 final class EventLoopTaskExecutor: TaskExecutor {
     let eventLoop: any EventLoop
 

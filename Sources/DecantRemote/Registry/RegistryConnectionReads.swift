@@ -7,8 +7,9 @@ import NIOCore
 /// decoder and the body stream, and a hand-off to the layer's thread. Reads of up to
 /// ``maximum`` cut those to about a quarter. On a pull of big-files-zstd (0.95 GB of blobs) from
 /// a local docker-registry that saved about 0.15 CPU-s of decant's 6.2 (round-robin medians,
-/// issue 6). Larger reads saved no more there and held more memory: a chunk
-/// keeps the whole buffer it was read into until the layer's thread has taken it.
+/// issue 6). Larger reads saved no more there and held more memory: a chunk keeps the buffer it
+/// was read into until the layer's thread has taken it (``BlobByteQueue`` copies one that fills
+/// little of its buffer).
 enum RegistryConnectionReads {
     /// The largest read, in bytes.
     static let maximum = 256 << 10
