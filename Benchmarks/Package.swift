@@ -14,6 +14,7 @@ let package = Package(
     dependencies: [
         .package(name: "Decant", path: ".."),
         .package(url: "https://github.com/ordo-one/package-benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.100.0"),
     ],
     targets: [
         // What both benchmark targets share: the layer (make-layer.sh), fresh extraction
@@ -35,8 +36,8 @@ let package = Package(
             path: "Benchmarks/ApplyLayer",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
         ),
-        // Inflate, hash, tar parsing and writing one at a time; reaches DecantArchive's internals
-        // through `@_spi(Benchmarks)`.
+        // Inflate, hash, tar parsing, writing and the registry hand-off one at a time; reaches
+        // DecantArchive's and DecantRemote's internals through `@_spi(Benchmarks)`.
         .executableTarget(
             name: "Stages",
             dependencies: [
@@ -45,6 +46,8 @@ let package = Package(
                 .product(name: "DecantArchive", package: "Decant"),
                 .product(name: "DecantIO", package: "Decant"),
                 .product(name: "DecantOCI", package: "Decant"),
+                .product(name: "DecantRemote", package: "Decant"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Benchmarks/Stages",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]

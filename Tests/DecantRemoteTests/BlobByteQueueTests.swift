@@ -1,4 +1,4 @@
-@testable import DecantRemote
+@_spi(Benchmarks) @testable import DecantRemote
 import DecantTestSupport
 import Foundation
 import NIOCore

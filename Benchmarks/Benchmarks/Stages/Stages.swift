@@ -10,6 +10,12 @@
 //   apply uncompressed
 //       LayerApplier from the uncompressed tar in memory into a new directory: no inflate, so the
 //       time is tar parsing plus the file system.
+//   registry hand-off
+//       1 GiB through BlobByteQueue, the hand-off from a registry connection to the layer's
+//       thread: 256 KiB parts (what a connection reads at once, taken in turn from 64 MiB of
+//       them) pushed from a task, read by a thread into 1 MiB (as LayerDecoder reads). No
+//       network, no hashing: the queue's locking and copying. The pushes outrun the reader, so
+//       it seldom waits: how often a reader paced by a network is woken is not measured here.
 //
 // Inputs are read into memory by each benchmark's setup, outside the measured region. The CPU
 // stages run on the benchmark's thread alone; the apply has the applier's usual decoding thread,
@@ -24,7 +30,9 @@ import Benchmark
 import DecantBenchSupport // BenchLayer, Workspace, metrics: Benchmarks/Support
 import DecantIO // ByteSource
 import DecantOCI // DigestHasher
+@_spi(Benchmarks) import DecantRemote // BlobByteQueue
 import Foundation
+import NIOCore
 import SystemPackage
 
 #if canImport(Glibc)
@@ -70,6 +78,9 @@ let benchmarks: @Sendable () -> Void = {
                                            teardown: { try Workspace.removeTrees() }),
               closure: { benchmark, tar in try applyTar(benchmark, tar) },
               setup: { try TarInMemory() })
+    Benchmark("registry hand-off", configuration: configuration([.megabytesPerSecond]),
+              closure: { benchmark, parts in try await handOff(benchmark, parts) },
+              setup: { NetworkParts() })
 }
 
 extension BenchmarkMetric {
@@ -178,7 +189,59 @@ func applyTar(_ benchmark: Benchmark, _ tar: TarInMemory) throws {
     benchmark.measurement(.writerWaitingMilliseconds, Int((result.stages.writerWaiting * 1000).rounded()))
 }
 
+/// `NetworkParts.count` parts through a BlobByteQueue to a reading thread, as a registry
+/// transfer hands a blob to its layer.
+func handOff(_ benchmark: Benchmark, _ parts: NetworkParts) async throws {
+    let queue = BlobByteQueue(location: "benchmark")
+
+    let cpu = CPUTime.now()
+    let start = ContinuousClock.now
+    benchmark.startMeasurement()
+    let reading = Task {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Int, any Error>) in
+            Thread {
+                var total = 0
+                do {
+                    while case let count = try queue.read(into: parts.readBuffer), count > 0 { total += count }
+                    continuation.resume(returning: total)
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }.start()
+        }
+    }
+    for index in 0..<NetworkParts.count {
+        guard await queue.push(parts.parts[index % parts.parts.count]) else { throw BenchError("the reader went away") }
+    }
+    queue.finish(.success(()))
+    let total = try await reading.value
+    benchmark.stopMeasurement()
+    let elapsed = ContinuousClock.now - start
+    let used = CPUTime.now() - cpu
+
+    let sent = NetworkParts.count * NetworkParts.partSize
+    guard total == sent else { throw BenchError("the reader got \(total) bytes of \(sent)") }
+    record(benchmark, bytes: Int64(total), entries: nil, elapsed: elapsed, cpu: used)
+}
+
 // MARK: - Inputs in memory
+
+/// 256 parts of 256 KiB (64 MiB, more than a CPU cache holds, as a blob's bytes are fresh from
+/// the socket), pushed in turn again and again (a ByteBuffer is shared, not copied, when pushed),
+/// and the 1 MiB buffer the reading thread reads into.
+final class NetworkParts: @unchecked Sendable {
+    static let count = 4096
+    static let partSize = 256 << 10
+    let parts = (0..<256).map { ByteBuffer(repeating: UInt8(truncatingIfNeeded: $0), count: NetworkParts.partSize) }
+    let readBuffer: UnsafeMutableRawBufferPointer
+
+    init() {
+        readBuffer = .allocate(byteCount: chunkSize, alignment: 4096)
+        readBuffer.initializeMemory(as: UInt8.self, repeating: 0) // fault the pages in now
+    }
+
+    deinit { readBuffer.deallocate() }
+}
 
 /// A compressed blob read whole into memory, and the output buffer every iteration reuses.
 final class CompressedBlob: @unchecked Sendable {

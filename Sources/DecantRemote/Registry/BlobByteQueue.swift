@@ -16,7 +16,9 @@ import SystemPackage
 /// A chunk that fills less than a quarter of the buffer it was read into is copied: it would
 /// keep the whole buffer (up to ``RegistryConnectionReads/maximum``) alive while `limit` counts
 /// only its bytes.
-final class BlobByteQueue: @unchecked Sendable {
+///
+/// `@_spi(Benchmarks)`: visible to Benchmarks/ (the per-stage benchmarks) only; internal otherwise.
+@_spi(Benchmarks) public final class BlobByteQueue: @unchecked Sendable {
     /// How many bytes a blocked reader waits for, at most, before it is woken.
     static let wakeBytes = 256 << 10
     private let condition = NSCondition()
@@ -43,7 +45,7 @@ final class BlobByteQueue: @unchecked Sendable {
     /// Named in the error a failed read throws.
     let location: String
 
-    init(limit: Int = 4 << 20, batchWait: Duration = .milliseconds(10), location: String) {
+    @_spi(Benchmarks) public init(limit: Int = 4 << 20, batchWait: Duration = .milliseconds(10), location: String) {
         self.limit = limit
         self.batchWait = Double(batchWait.components.seconds) + Double(batchWait.components.attoseconds) * 1e-18
         self.location = location
@@ -51,7 +53,7 @@ final class BlobByteQueue: @unchecked Sendable {
 
     /// Appends `buffer`, then suspends while more than `limit` bytes wait to be read. `false`
     /// once the reader has gone (the layer failed or was cancelled): stop downloading.
-    func push(_ buffer: ByteBuffer) async -> Bool {
+    @_spi(Benchmarks) public func push(_ buffer: ByteBuffer) async -> Bool {
         let kept = buffer.storageCapacity > 4 * buffer.readableBytes ? Self.copy(buffer) : buffer
         let full: Bool? = condition.withLock {
             if readerGone { return nil }
@@ -119,7 +121,9 @@ final class BlobByteQueue: @unchecked Sendable {
         condition.withLock { lastProgress = .now }
     }
 
-    func finish(_ result: Result<Void, RemoteError>) {
+    /// Ends the transfer (the first call counts): the reader takes what is left, then gets the
+    /// end of the blob or, for a failure, an error.
+    @_spi(Benchmarks) public func finish(_ result: Result<Void, RemoteError>) {
         condition.withLock {
             if outcome == nil { outcome = result }
             condition.broadcast()
@@ -137,7 +141,7 @@ final class BlobByteQueue: @unchecked Sendable {
     /// Blocks until `destination` can be filled (or ``wakeBytes`` of it, when it is larger), the
     /// transfer ends, or ``batchWait`` has passed since bytes were first there; 0 at the end of
     /// the blob.
-    func read(into destination: UnsafeMutableRawBufferPointer) throws(SystemCallError) -> Int {
+    @_spi(Benchmarks) public func read(into destination: UnsafeMutableRawBufferPointer) throws(SystemCallError) -> Int {
         condition.lock()
         let wanted = min(destination.count, Self.wakeBytes)
         if buffered < wanted && outcome == nil {
