@@ -89,7 +89,7 @@ public final class Puller: Sendable {
                 files: unpacked.compactMap(\.files).reduce(0, +), seconds: seconds,
                 megabytesPerSecond: Double(uncompressed) / 1_000_000 / max(seconds, 1e-9))
         } catch {
-            pull.discardNewContent()
+            pull.discardWhatItMade()
             throw error
         }
     }
@@ -114,7 +114,8 @@ struct ResolvedImage: Sendable {
     var platform: Platform?
 }
 
-/// One pull's state: its lease, the blobs it added (removed again if it fails).
+/// One pull's state: its lease, the blobs it added and the snapshots it committed (removed again
+/// if it fails).
 final class PullContext: @unchecked Sendable {
     let reference: String
     let store: Store
@@ -124,6 +125,8 @@ final class PullContext: @unchecked Sendable {
     let cancellation = CancellationFlag()
     private let lock = NSLock()
     private var added: [Digest] = []
+    private var committed: [String] = []
+    private var snapshotter: (any Snapshotter)?
     private var stoppedBy: PullError?
 
     init(reference: String, store: Store, options: PullOptions) {
@@ -161,26 +164,32 @@ final class PullContext: @unchecked Sendable {
     /// The error that stopped the pull, if ``stop(because:)`` did.
     var stopCause: PullError? { lock.withLock { stoppedBy } }
 
-    /// Notes a blob this pull stored (it was protected before), for ``discardNewContent()``.
+    /// Notes a blob this pull stored (it was protected before), for ``discardWhatItMade()``.
     func noteAdded(_ digest: Digest) {
         lock.withLock { added.append(digest) }
     }
 
-    /// After a failure: the blobs this pull added go again, so a failed pull leaves the store as
-    /// it found it, except those an image references or another pull's lease holds (a pull in
-    /// another process that found them here and builds on them). As a collection does, and
-    /// excluding collections and pulls' leasing while it does.
-    func discardNewContent() {
-        let added = lock.withLock { self.added }
-        guard !added.isEmpty else { return }
-        try? store.collectionLock.collecting { () throws(StoreError) in
-            var kept = Set(try store.images.list().map(\.digest))
-            for other in try store.leases.list() where other.id != lease {
-                kept.formUnion(other.resources.filter { $0.type == "content" }.map(\.id))
-            }
-            for digest in added where !kept.contains(digest.description) {
-                try? store.content.delete(digest)
-            }
+    /// Notes a snapshot this pull committed (its chainID was leased before), for
+    /// ``discardWhatItMade()``.
+    func noteCommitted(_ name: String, in snapshotter: any Snapshotter) {
+        lock.withLock {
+            self.snapshotter = snapshotter
+            committed.append(name)
+        }
+    }
+
+    /// After a failure: the snapshots this pull committed and the blobs it stored go again, so a
+    /// failed pull leaves the store as it found it. Except what another pull may be building on
+    /// by now: what another lease holds (a pull here or in another process that found it and
+    /// uses it) or an image references (one such pull that has finished). Decided and removed
+    /// as a collection does (``GarbageCollector/discard(snapshots:in:content:ownLease:)``).
+    func discardWhatItMade() {
+        let (added, committed, snapshotter) = lock.withLock { (self.added, self.committed, self.snapshotter) }
+        guard !added.isEmpty || !committed.isEmpty else { return }
+        let report = try? GarbageCollector(store: store).discard(content: added, snapshots: committed, in: snapshotter,
+                                                                 ownLease: lease)
+        for removed in report?.snapshots ?? [] {
+            options.events?.emit(Event(type: "snapshot-remove", image: reference, snapshot: removed.key))
         }
     }
 

@@ -121,7 +121,6 @@ struct UnpackScheduler: Sendable {
         }
 
         var results: [PullResult.Layer] = []
-        var committedHere: [String] = []
         do {
             for index in layers.indices {
                 guard let task = tasks[index] else {
@@ -150,7 +149,7 @@ struct UnpackScheduler: Sendable {
                 }
                 options.trace?.finished(layer: index, status: committed ? "unpacked" : "reused")
                 active.remove(key)
-                if committed { committedHere.append(chain[index].description) }
+                if committed { pull.noteCommitted(chain[index].description, in: snapshotter) }
                 await UnpackCoordinator.shared.finish(claimKey, committed: true)
                 claimed.remove(claimKey)
                 results.append(try summary(index, status: committed ? "unpacked" : "reused", extraction: committed ? (result, seconds) : nil))
@@ -158,14 +157,15 @@ struct UnpackScheduler: Sendable {
             for task in stores.all { try await task.value }
         } catch {
             await stopTicker()
-            // Let every extraction stop (none writes any more), then remove what this pull prepared.
+            // Let every extraction stop (none writes any more), then remove what this pull
+            // prepared. What it committed is the pull's to discard, with its blobs
+            // (``PullContext/discardWhatItMade()``): another pull may have found it meanwhile.
             pull.cancellation.cancel()
             for task in tasks.values { task.cancel() }
             for task in stores.all { task.cancel() }
             for task in tasks.values { _ = try? await task.value }
             for task in stores.all { _ = try? await task.value }
             removeActive(active)
-            removeCommitted(committedHere)
             for key in claimed.all { await UnpackCoordinator.shared.finish(key, committed: false) }
             throw pull.stopCause ?? error
         }
@@ -180,7 +180,6 @@ struct UnpackScheduler: Sendable {
         try await protect(chain)
         let active = KeySet()
         var results: [PullResult.Layer] = []
-        var committedHere: [String] = []
         do {
             for index in layers.indices {
                 if isCommitted(chain[index]) {
@@ -197,12 +196,11 @@ struct UnpackScheduler: Sendable {
                 if let pending { try await storeBlob(pending, index: index) }
                 let committed = try commit(key: key, index: index, chain: chain, result: result)
                 active.remove(key)
-                if committed { committedHere.append(chain[index].description) }
+                if committed { pull.noteCommitted(chain[index].description, in: snapshotter) }
                 results.append(try summary(index, status: committed ? "unpacked" : "reused", extraction: committed ? (result, seconds) : nil))
             }
         } catch {
             removeActive(active)
-            removeCommitted(committedHere)
             throw error
         }
         return results
@@ -556,16 +554,6 @@ struct UnpackScheduler: Sendable {
             // Files first: the disk may be full, and deleting the row is a database write.
             try? snapshotter.discard(key)
             options.events?.emit(Event(type: "snapshot-remove", image: reference, snapshot: key))
-        }
-    }
-
-    /// A failed pull leaves no snapshot behind: the ones it committed go too, top first (one that
-    /// another pull has meanwhile built on keeps, as removing it is refused).
-    private func removeCommitted(_ names: [String]) {
-        for name in names.reversed() {
-            if (try? snapshotter.remove(name)) != nil {
-                options.events?.emit(Event(type: "snapshot-remove", image: reference, snapshot: name))
-            }
         }
     }
 

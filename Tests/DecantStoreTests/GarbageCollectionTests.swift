@@ -67,6 +67,43 @@ import Glibc
         #expect(try store.overlay.walk(filters: []).map(\.name) == ["in-progress"])
     }
 
+    /// A failed pull's discard removes what it made unless something else keeps it: another
+    /// lease (even an expired one), an image, a snapshot built on it. What it did not make stays
+    /// whatever holds it.
+    @Test func aFailedPullDiscardsOnlyWhatNothingElseKeeps() throws {
+        let fixture = try StoreFixture("gc-discard")
+        let store = fixture.store
+        for (name, parent) in [("base", nil), ("mid", "base"), ("top", "mid"), ("imaged", nil), ("leased", nil),
+                               ("under", nil), ("foreign", "under"), ("untouched", nil)] as [(String, String?)] {
+            try committed(store, name, parent: parent)
+        }
+        let own = try store.leases.create(id: "failed-pull")
+        let other = try store.leases.create(id: "other-pull", expiration: -1)
+        try store.leases.addResource(LeaseResource(type: "snapshots/overlayfs", id: "leased"), to: other.id)
+        let leasedBlob = try blob(store, "another pull found this one")
+        try store.leases.addResource(LeaseResource(type: "content", id: leasedBlob.description), to: other.id)
+        let config = try blob(store, "{\"rootfs\":{}}", labels: ["containerd.io/gc.ref.snapshot.overlayfs": "imaged"])
+        let manifest = try blob(store, """
+            {"schemaVersion":2,"config":{"digest":"\(config)","size":1},"layers":[]}
+            """)
+        try store.images.createOrUpdate(ImageRecord(name: "example/other:1", mediaType: "application/vnd.oci.image.manifest.v1+json",
+                                                    digest: manifest.description, size: 1))
+        let ownBlob = try blob(store, "only the failed pull had this")
+        for resource in [LeaseResource(type: "content", id: ownBlob.description), LeaseResource(type: "snapshots/overlayfs", id: "top")] {
+            try store.leases.addResource(resource, to: own.id)
+        }
+
+        let report = try GarbageCollector(store: store).discard(
+            content: [ownBlob, leasedBlob, config, manifest], snapshots: ["base", "mid", "top", "imaged", "leased", "under"],
+            in: store.overlay, ownLease: own.id)
+        #expect(report.snapshots.map(\.key) == ["top", "mid", "base"], "children first")
+        #expect(report.content.map(\.digest) == [ownBlob.description])
+        #expect(try store.overlay.walk(filters: []).map(\.name).sorted() == ["foreign", "imaged", "leased", "under", "untouched"])
+        for kept in [leasedBlob, config, manifest] { #expect(store.content.contains(kept)) }
+        #expect(!store.content.contains(ownBlob))
+        #expect(try store.leases.list().count == 2, "a discard deletes no lease, not even an expired one")
+    }
+
     /// A crashed pull's extraction snapshot goes once its lease is gone; a running pull's stays.
     @Test func abandonedExtractionSnapshotsAreCollected() throws {
         let fixture = try StoreFixture("gc-extract")

@@ -55,6 +55,36 @@ public struct GarbageCollector: Sendable {
         }
     }
 
+    /// Removes what one failed pull made (`content` it stored, `snapshots` it committed in
+    /// `snapshotter`) that nothing else keeps: what a collection would remove once the pull's own
+    /// `lease` were gone. Every other lease keeps what it holds, also one that is expired or whose
+    /// holder ended, so that nothing another pull found here and builds on goes; neither does what
+    /// an image (by then recorded by another pull) references. A snapshot another one was built
+    /// on stays too. Holds the collection lock, as a collection does, while it decides and
+    /// removes.
+    public func discard(content: [Digest], snapshots: [String] = [], in snapshotter: (any Snapshotter)? = nil,
+                        ownLease: String?) throws(StoreError) -> GarbageCollectionReport {
+        try store.collectionLock.collecting { () throws(StoreError) in
+            var report = GarbageCollectionReport(dryRun: false)
+            let marks = try mark(keptBy: try store.leases.list().filter { $0.id != ownLease })
+            if let snapshotter {
+                let existing = marks.snapshotsByName[snapshotter.name] ?? [:]
+                let doomed = Set(snapshots).compactMap { existing[$0] }.filter {
+                    !marks.markedSnapshots.contains(SnapshotReference(snapshotter: snapshotter.name, key: $0.name))
+                }
+                try remove(doomed, from: snapshotter, dryRun: false, into: &report, keepingRefused: true)
+            }
+            let stored = Dictionary(marks.content.map { ($0.digest, $0) }, uniquingKeysWith: { first, _ in first })
+            for digest in Set(content) where !marks.markedContent.contains(digest.description) {
+                // One blob that cannot go (a disk error) does not keep the others.
+                guard let info = stored[digest], (try? store.content.delete(digest)) != nil else { continue }
+                report.content.append(.init(digest: digest.description, size: info.size))
+                report.bytesFreed += info.size
+            }
+            return report
+        }
+    }
+
     private func collectAlone(dryRun: Bool, ingestExpiry: TimeInterval) throws(StoreError) -> GarbageCollectionReport {
         var report = GarbageCollectionReport(dryRun: dryRun)
         let now = Date()
@@ -84,6 +114,65 @@ public struct GarbageCollector: Sendable {
         }
         leases.removeAll { report.abandonedLeases.contains($0.id) }
 
+        let marks = try mark(keptBy: leases)
+        for info in marks.content where !marks.markedContent.contains(info.digest.description) {
+            report.content.append(.init(digest: info.digest.description, size: info.size))
+            report.bytesFreed += info.size
+            if !dryRun { try store.content.delete(info.digest) }
+        }
+        for snapshotter in store.snapshotters {
+            let doomed = (marks.snapshotsByName[snapshotter.name] ?? [:]).values.filter {
+                !marks.markedSnapshots.contains(SnapshotReference(snapshotter: snapshotter.name, key: $0.name))
+            }
+            try remove(doomed, from: snapshotter, dryRun: dryRun, into: &report)
+        }
+        for ingest in try store.content.ingests() where now.timeIntervalSince(ingest.updatedAt) > ingestExpiry {
+            guard store.content.abortIfIdle(ref: ingest.ref, dryRun: dryRun) else { continue }
+            report.ingests.append(ingest.ref)
+            report.bytesFreed += ingest.offset
+        }
+        if !dryRun { store.leases.removeStrayLockFiles() }
+        return report
+    }
+
+    /// Removes `doomed` children before parents: a snapshot goes once no other doomed one names
+    /// it. `keepingRefused`: one the snapshotter will not remove because a snapshot outside
+    /// `doomed` was built on it stays, and so do its parents.
+    private func remove(_ doomed: [SnapshotInfo], from snapshotter: any Snapshotter, dryRun: Bool,
+                        into report: inout GarbageCollectionReport, keepingRefused: Bool = false) throws(StoreError) {
+        var doomed = doomed
+        while !doomed.isEmpty {
+            let parents = Set(doomed.compactMap(\.parent))
+            let leaves = doomed.filter { !parents.contains($0.name) }.sorted { $0.name < $1.name }
+            for leaf in leaves {
+                let size = (try? snapshotter.usage(leaf.name).size) ?? 0
+                if !dryRun {
+                    do {
+                        try snapshotter.remove(leaf.name)
+                    } catch where keepingRefused && error.code == .failedPrecondition {
+                        // Its parents are refused in turn: the snapshot they hold stays.
+                        continue
+                    }
+                }
+                report.snapshots.append(.init(snapshotter: snapshotter.name, key: leaf.name, size: size))
+                report.bytesFreed += size
+            }
+            doomed.removeAll { leaf in leaves.contains { $0.name == leaf.name } }
+        }
+    }
+
+    /// What a collection finds in the store, and which of it something keeps.
+    private struct Marks {
+        var content: [ContentInfo]
+        var snapshotsByName: [String: [String: SnapshotInfo]]
+        var markedContent: Set<String>
+        var markedSnapshots: Set<SnapshotReference>
+    }
+
+    /// Marks what images, `leases`, `containerd.io/gc.root` labels and work in progress keep,
+    /// and what that references in turn. Leases are read before this is called, images and
+    /// labels here, after them (see ``collectAlone(dryRun:ingestExpiry:)``).
+    private func mark(keptBy leases: [Lease]) throws(StoreError) -> Marks {
         let allContent = try store.content.list()
         let contentByDigest = Dictionary(uniqueKeysWithValues: allContent.map { ($0.digest.description, $0) })
         var snapshotsByName: [String: [String: SnapshotInfo]] = [:]
@@ -136,35 +225,8 @@ public struct GarbageCollector: Sendable {
             }
         }
 
-        for info in allContent where !markedContent.contains(info.digest.description) {
-            report.content.append(.init(digest: info.digest.description, size: info.size))
-            report.bytesFreed += info.size
-            if !dryRun { try store.content.delete(info.digest) }
-        }
-        for snapshotter in store.snapshotters {
-            var doomed = (snapshotsByName[snapshotter.name] ?? [:]).values.filter {
-                !markedSnapshots.contains(SnapshotReference(snapshotter: snapshotter.name, key: $0.name))
-            }
-            // Children before parents: a snapshot goes once no other doomed one names it.
-            while !doomed.isEmpty {
-                let parents = Set(doomed.compactMap(\.parent))
-                let leaves = doomed.filter { !parents.contains($0.name) }.sorted { $0.name < $1.name }
-                for leaf in leaves {
-                    let size = try snapshotter.usage(leaf.name).size
-                    report.snapshots.append(.init(snapshotter: snapshotter.name, key: leaf.name, size: size))
-                    report.bytesFreed += size
-                    if !dryRun { try snapshotter.remove(leaf.name) }
-                }
-                doomed.removeAll { leaf in leaves.contains { $0.name == leaf.name } }
-            }
-        }
-        for ingest in try store.content.ingests() where now.timeIntervalSince(ingest.updatedAt) > ingestExpiry {
-            guard store.content.abortIfIdle(ref: ingest.ref, dryRun: dryRun) else { continue }
-            report.ingests.append(ingest.ref)
-            report.bytesFreed += ingest.offset
-        }
-        if !dryRun { store.leases.removeStrayLockFiles() }
-        return report
+        return Marks(content: allContent, snapshotsByName: snapshotsByName, markedContent: markedContent,
+                     markedSnapshots: markedSnapshots)
     }
 
     /// An active snapshot a pull prepares to extract a layer into (key `extract-…`, labelled

@@ -1,0 +1,125 @@
+import Decant
+import DecantOCI
+import DecantStore
+import DecantTestSupport
+import Foundation
+import Testing
+
+extension PullTests {
+    /// A pull that fails after committing a layer leaves that layer, and its blob, to an image
+    /// another pull recorded meanwhile on top of it: the other image stays whole. What only the
+    /// failed pull had still goes.
+    ///
+    /// `bad-diffid` is a good base layer under a layer whose diff_id is wrong. The moment the
+    /// failing pull has committed the base, a second pull records an image of that base alone
+    /// (reusing the committed snapshot); only then does the first pull reach its bad layer.
+    @Test func aFailedPullLeavesWhatAnotherPullsImageUses() async throws {
+        let fixtures = try await ImageFixtures.get()
+        let (scratch, store) = try freshStore("failed-pull-shared")
+        defer { withExtendedLifetime(scratch) {} }
+        let failing = "oci:" + fixtures.path("bad-diffid") + ":latest"
+        let baseLayout = try scratch.directory("base-layout").path
+        let baseLayer = try Self.writeLayout(keepingLayers: 1, of: fixtures.path("bad-diffid"), to: baseLayout)
+        let base = "oci:" + baseLayout + ":latest"
+        let chain0 = try #require(fixtures.image("bad-diffid").chainIDs.first)
+
+        let other = OnEvent(type: "snapshot-commit", snapshot: chain0) {
+            try await Puller(store: store).pull(base)
+        }
+        await #expect(throws: PullError.self) {
+            _ = try await Puller(store: store).pull(failing, options: PullOptions(events: other))
+        }
+        let baseResult = try #require(other.result, "the second pull ran while the first was committing")
+        #expect(baseResult.layers.map(\.status) == ["reused"])
+
+        #expect(try store.images.list().map(\.name) == [base])
+        #expect(try store.overlay.walk(filters: []).map(\.name) == [chain0], "the base stays; the bad layer never committed")
+        #expect(store.content.contains(baseLayer), "the base layer's blob stays: the recorded image references it")
+        for blob in [baseResult.manifest, baseResult.config] { #expect(store.content.contains(blob)) }
+        #expect(try store.content.list().count == 3, "the failed pull's own manifest and config are gone")
+        #expect(try store.leases.list().isEmpty)
+        // Nothing the recorded image needs is missing: a collection takes nothing, a mount works.
+        let collected = try GarbageCollector(store: store).collect(dryRun: true)
+        #expect(collected.content.isEmpty && collected.snapshots.isEmpty, "\(collected)")
+        #expect(try store.overlay.walk(filters: []).allSatisfy { $0.kind == .committed })
+    }
+
+    /// Writes an OCI layout of the image at `layout` cut to its first `count` layers (manifest,
+    /// config and index rewritten, blobs shared), tagged `latest`; returns the last kept layer.
+    static func writeLayout(keepingLayers count: Int, of layout: String, to directory: String) throws -> Digest {
+        let fileManager = FileManager.default
+        try? fileManager.removeItem(atPath: directory)
+        try fileManager.copyItem(atPath: layout, toPath: directory)
+        func blobPath(_ digest: String) -> String { directory + "/blobs/sha256/" + digest.dropFirst("sha256:".count) }
+        func object(_ path: String) throws -> [String: Any] {
+            let parsed = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path)))
+            return try #require(parsed as? [String: Any])
+        }
+        func store(_ object: [String: Any]) throws -> [String: Any] {
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            var hasher = DigestHasher()
+            data.withUnsafeBytes { hasher.update($0) }
+            let digest = hasher.finalize()
+            try data.write(to: URL(fileURLWithPath: blobPath(digest.description)))
+            return ["digest": digest.description, "size": data.count]
+        }
+        var index = try object(directory + "/index.json")
+        var entries = try #require(index["manifests"] as? [[String: Any]])
+        let manifestDigest = try #require(entries.first?["digest"] as? String)
+        var manifest = try object(blobPath(manifestDigest))
+        var configDescriptor = try #require(manifest["config"] as? [String: Any])
+        let configDigest = try #require(configDescriptor["digest"] as? String)
+        var config = try object(blobPath(configDigest))
+        var rootfs = try #require(config["rootfs"] as? [String: Any])
+        let diffIDs = try #require(rootfs["diff_ids"] as? [String])
+        rootfs["diff_ids"] = Array(diffIDs.prefix(count))
+        config["rootfs"] = rootfs
+        config.removeValue(forKey: "history")
+        configDescriptor.merge(try store(config)) { $1 }
+        manifest["config"] = configDescriptor
+        let allLayers = try #require(manifest["layers"] as? [[String: Any]])
+        let layers = Array(allLayers.prefix(count))
+        manifest["layers"] = layers
+        entries[0].merge(try store(manifest)) { $1 }
+        index["manifests"] = [entries[0]]
+        try JSONSerialization.data(withJSONObject: index).write(to: URL(fileURLWithPath: directory + "/index.json"))
+        let last = try #require(layers.last?["digest"] as? String)
+        return try #require(Digest(last))
+    }
+}
+
+/// Runs a pull once, on the thread that emits the first event of `type` for `snapshot`, and
+/// holds that thread (and so the emitting pull) until it has ended.
+final class OnEvent: EventSink, @unchecked Sendable {
+    private let type: String
+    private let snapshot: String
+    private let action: @Sendable () async throws -> PullResult
+    private let lock = NSLock()
+    private var started = false
+    private var outcome: PullResult?
+
+    init(type: String, snapshot: String, _ action: @escaping @Sendable () async throws -> PullResult) {
+        self.type = type
+        self.snapshot = snapshot
+        self.action = action
+    }
+
+    /// What the pull returned; `nil` if it did not run or failed.
+    var result: PullResult? { lock.withLock { outcome } }
+
+    func emit(_ event: Event) {
+        guard event.type == type, event.snapshot == snapshot else { return }
+        let first = lock.withLock {
+            defer { started = true }
+            return !started
+        }
+        guard first else { return }
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            let result = try? await action()
+            lock.withLock { outcome = result }
+            done.signal()
+        }
+        done.wait()
+    }
+}
