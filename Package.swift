@@ -100,7 +100,7 @@ let package = Package(
         // Helpers the test targets share: running programs, scratch directories.
         .target(name: "DecantTestSupport", dependencies: ["DecantIO"], path: "Tests/DecantTestSupport"),
         .testTarget(name: "DecantTests", dependencies: ["Decant", "DecantStore", "DecantOCI", "DecantTestSupport"]),
-        .testTarget(name: "DecantStoreTests", dependencies: ["DecantStore", "DecantOCI", "DecantIO", "DecantTestSupport"]),
+        .testTarget(name: "DecantStoreTests", dependencies: ["DecantStore", "DecantOCI", "DecantIO", "DecantTestSupport", .product(name: "SystemPackage", package: "swift-system")]),
         .testTarget(name: "DecantIOTests", dependencies: ["DecantIO", "CDecantShim", "DecantTestSupport", .product(name: "SystemPackage", package: "swift-system")]),
         .testTarget(
             name: "DecantArchiveTests",

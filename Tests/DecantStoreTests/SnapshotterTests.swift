@@ -1,7 +1,13 @@
+import DecantIO
 @testable import DecantStore
 import DecantTestSupport
 import Foundation
+import SystemPackage
 import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Snapshots mounted for real (the tests run as root), written through, committed and stacked.
 @Suite(.serialized) struct SnapshotterTests {
@@ -191,6 +197,42 @@ import Testing
         try FileManager.default.createDirectory(atPath: orphan + "/fs", withIntermediateDirectories: true)
         #expect(try fixture.store.overlay.cleanup() == [orphan])
         #expect(try fixture.store.overlay.stat("kept").kind == .active)
+    }
+}
+
+extension SnapshotterTests {
+    /// A snapshot whose tree is deeper than `PATH_MAX` (a layer can make one: extraction works
+    /// relative to directories) is removed from the disk whole, when discarded, when removed,
+    /// and as an orphan by `cleanup`.
+    @Test func treesDeeperThanAnyPathAreRemovedWhole() throws {
+        let fixture = try StoreFixture("deep-remove")
+        let store = fixture.store
+        let home = fixture.root + "/snapshots/overlay"
+        func deepen(_ directory: String) throws {
+            // Made step by step, relative to each directory: the whole path is more than one
+            // system call takes.
+            let component = String(repeating: "d", count: 250)
+            var level = OwnedDescriptor(taking: try FileDescriptor.openDirectory(FilePath(directory)))
+            for _ in 0..<40 {
+                try level.descriptor.makeDirectory(component, mode: 0o755)
+                level = OwnedDescriptor(taking: try level.descriptor.openEntry(component, flags: O_RDONLY | O_DIRECTORY))
+            }
+        }
+        #expect(Int(PATH_MAX) < 40 * 251)
+
+        _ = try store.overlay.prepare("discarded", parent: nil, labels: [:])
+        try deepen(try store.overlay.directory("discarded"))
+        _ = try store.overlay.prepare("work", parent: nil, labels: [:])
+        try deepen(try store.overlay.directory("work"))
+        try store.overlay.commit(name: "committed", key: "work", parent: nil, labels: [:], usage: nil)
+        let orphan = home + "/999/fs"
+        try FileManager.default.createDirectory(atPath: orphan, withIntermediateDirectories: true)
+        try deepen(orphan)
+
+        try store.overlay.discard("discarded")
+        try store.overlay.remove("committed")
+        #expect(try store.overlay.cleanup() == [home + "/999"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: home).isEmpty, "left on the disk")
     }
 }
 

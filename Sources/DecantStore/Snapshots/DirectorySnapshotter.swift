@@ -1,4 +1,6 @@
+import DecantIO
 import Foundation
+import SystemPackage
 
 /// What the overlay and native snapshotters share: metadata through ``SnapshotCatalog``, one
 /// directory per snapshot under `snapshots/<name>/<id>`. They differ in how a tree is made and
@@ -58,11 +60,11 @@ extension DirectorySnapshotter {
         let (record, ancestors) = try catalog.create(key, parent: parent, kind: kind, labels: labels) { record, ancestors in
             // A directory with this id can only be a crash's leftover: its row never committed.
             let directory = snapshotDirectory(record.id!)
-            if FileManager.default.fileExists(atPath: directory) { try FileManager.default.removeItem(atPath: directory) }
+            try removeFromHome(String(record.id!))
             do {
                 try makeTree(record, ancestors: ancestors)
             } catch {
-                try? FileManager.default.removeItem(atPath: directory)
+                try? removeFromHome(String(record.id!))
                 throw StoreError(.io, "cannot create the directories of snapshot \(key)", describing: error)
             }
         }
@@ -94,13 +96,19 @@ extension DirectorySnapshotter {
     /// Moves a snapshot's directory aside at once (a crash leaves no half-deleted tree under the
     /// snapshot's id), then deletes it.
     private func removeDirectory(_ id: Int64) {
-        let directory = snapshotDirectory(id)
-        let doomed = home + "/removing-" + String(id)
-        if rename(directory, doomed) == 0 {
-            try? FileManager.default.removeItem(atPath: doomed)
+        let doomed = "removing-" + String(id)
+        if rename(snapshotDirectory(id), home + "/" + doomed) == 0 {
+            try? removeFromHome(doomed)
         } else {
-            try? FileManager.default.removeItem(atPath: directory)
+            try? removeFromHome(String(id))
         }
+    }
+
+    /// Removes `name` in ``home`` and everything below it, however deep: a layer can make a tree
+    /// whose paths are longer than `PATH_MAX`, which removals by path cannot reach.
+    private func removeFromHome(_ name: String) throws(SystemCallError) {
+        let directory = OwnedDescriptor(taking: try FileDescriptor.openDirectory(FilePath(home)))
+        try directory.descriptor.removeTree(name, path: home + "/" + name)
     }
 
     public func walk(filters: [Filter]) throws(StoreError) -> [SnapshotInfo] {
@@ -116,8 +124,7 @@ extension DirectorySnapshotter {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: home)) ?? []
         var removed: [String] = []
         for name in names.sorted() where !known.contains(name) {
-            let path = home + "/" + name
-            if (try? FileManager.default.removeItem(atPath: path)) != nil { removed.append(path) }
+            if (try? removeFromHome(name)) != nil { removed.append(home + "/" + name) }
         }
         return removed
     }
