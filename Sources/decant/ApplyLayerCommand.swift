@@ -49,7 +49,8 @@ struct ApplyLayerCommand: ParsableCommand {
             result = try LayerApplier.apply(from: source, into: FilePath(directory), options: options)
         } catch {
             if json { try Output.printJSON(ApplyFailure(error: error, directory: directory)) }
-            Output.printError("\(error)\nthe directory \(directory) holds a partial layer: discard it")
+            Output.printError("\(error)")
+            Output.printError("the directory \(directory) holds a partial layer: discard it")
             throw ExitCode(1)
         }
         let seconds = (ContinuousClock.now - start).seconds

@@ -20,8 +20,23 @@ enum Output {
         }
     }
 
+    /// Writes `message` to standard error as one line, its control characters escaped (`\n`,
+    /// `\u{1B}`): an error can quote names from a layer, which must neither fake lines of
+    /// output nor steer a terminal.
     static func printError(_ message: String) {
-        try? write(Data("decant: \(message)\n".utf8), to: .standardError, name: "standard error")
+        try? write(Data("decant: \(escapingControlCharacters(message))\n".utf8), to: .standardError, name: "standard error")
+    }
+
+    static func escapingControlCharacters(_ text: String) -> String {
+        var escaped = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            if scalar.properties.generalCategory == .control {
+                escaped.append(contentsOf: scalar.escaped(asASCII: false).unicodeScalars)
+            } else {
+                escaped.append(scalar)
+            }
+        }
+        return String(escaped)
     }
 
     /// Writes with `write(2)`: FileHandle's `write(_:)` ends the process when a write fails (a

@@ -42,6 +42,26 @@ import Testing
         #expect(report?["discard"] as? String == target.path)
     }
 
+    /// An entry name from a layer cannot fake a line of output or reach the terminal: the error
+    /// quotes it with its control characters escaped, on one line.
+    @Test func anEntryNameIsPrintedEscaped() async throws {
+        let scratch = try Scratch("cli")
+        let layer = scratch.url.appendingPathComponent("hostile.tar").path
+        _ = try await Shell.check(["python3", "-c", """
+            import io, sys, tarfile
+            with tarfile.open(sys.argv[1], "w", format=tarfile.GNU_FORMAT) as tar:
+                entry = tarfile.TarInfo("x\\nFAKE: pull succeeded\\x1b[2K")
+                entry.type = b"Z"
+                tar.addfile(entry, io.BytesIO(b""))
+            """, layer])
+        let output = try await Shell.run([decant, "apply-layer", layer, try scratch.directory("upper").path])
+        #expect(output.status == 1)
+        let lines = output.stderr.split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines.count == 3 && lines[2].isEmpty, "two lines, each ended: \(lines)")
+        #expect(lines.first?.contains(#"entry x\nFAKE: pull succeeded\u{1B}[2K: unsupported entry type 'Z'"#) == true, "\(lines)")
+        #expect(!output.stderr.unicodeScalars.contains("\u{1B}"))
+    }
+
     @Test func aMissingBlobIsASourceError() throws {
         let scratch = try Scratch("cli")
         let output = try Shell.run([decant, "apply-layer", "--json", scratch.url.appendingPathComponent("nope.tar").path,
