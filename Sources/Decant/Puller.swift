@@ -36,7 +36,7 @@ public final class Puller: Sendable {
             outcome = .success(try await withTaskCancellationHandler {
                 try await run(pull, source: source)
             } onCancel: {
-                pull.cancellation.cancel()
+                pull.cancel()
             })
         } catch {
             outcome = .failure(Self.describe(error, image: source.reference))
@@ -94,7 +94,7 @@ public final class Puller: Sendable {
         }
     }
 
-    private static func describe(_ error: any Error, image: String) -> PullError {
+    static func describe(_ error: any Error, image: String) -> PullError {
         switch error {
         case let error as PullError: return error
         case let error as RemoteError: return PullError(image: image, code: error.code.rawValue, message: error.message)
@@ -128,6 +128,7 @@ final class PullContext: @unchecked Sendable {
     private var committed: [String] = []
     private var snapshotter: (any Snapshotter)?
     private var stoppedBy: PullError?
+    private var onStop: [@Sendable () -> Void] = []
 
     init(reference: String, store: Store, options: PullOptions) {
         self.reference = reference
@@ -155,10 +156,33 @@ final class PullContext: @unchecked Sendable {
     /// Stops the pull's other work at once because of `error`, which is then what the pull
     /// reports rather than the cancellations it caused (unless it was stopping already).
     func stop(because error: PullError) {
-        lock.withLock {
+        let actions = lock.withLock {
             if stoppedBy == nil && !cancellation.isCancelled { stoppedBy = error }
-            cancellation.cancel()
+            return stopping()
         }
+        actions.forEach { $0() }
+    }
+
+    /// Stops the pull's work at once: it was cancelled, or failed and is cleaning up.
+    func cancel() {
+        lock.withLock { stopping() }.forEach { $0() }
+    }
+
+    /// Runs `action` once the pull stops (at once if it has): how work that waits on something
+    /// other than a layer's next entry, such as another pull's claim on a layer, learns of it.
+    func whenStopped(_ action: @escaping @Sendable () -> Void) {
+        let stopped = lock.withLock {
+            if !cancellation.isCancelled { onStop.append(action) }
+            return cancellation.isCancelled
+        }
+        if stopped { action() }
+    }
+
+    /// Sets the flag and hands over the actions to run, outside the lock; called holding it.
+    private func stopping() -> [@Sendable () -> Void] {
+        cancellation.cancel()
+        defer { onStop = [] }
+        return onStop
     }
 
     /// The error that stopped the pull, if ``stop(because:)`` did.

@@ -70,7 +70,7 @@ struct UnpackScheduler: Sendable {
             tasks[index] = Task { [ticket = tickets[index]] in
                 if ticket == nil {
                     let claimKey = store.layout.root + " " + chain[index].description
-                    if try await claim(claimKey) { return .reused }
+                    if try await claim(claimKey, layer: layers[index].digest.description) { return .reused }
                     claimed.insert(claimKey)
                 }
                 let queuedAt = options.trace?.now() ?? 0
@@ -85,6 +85,11 @@ struct UnpackScheduler: Sendable {
                         transfers: transfers))
                 } catch {
                     outcome = .failure(error)
+                    // The pull fails with the first layer that does: the others stop now, also
+                    // one waiting for another pull's claim, instead of running on to be removed.
+                    if !(error is CancellationError), (error as? PullError)?.code != "cancelled" {
+                        pull.stop(because: Puller.describe(error, image: reference))
+                    }
                 }
                 await limiter.release()
                 let extraction = try outcome.get()
@@ -93,6 +98,7 @@ struct UnpackScheduler: Sendable {
                 }
                 return extraction
             }
+            pull.whenStopped { [task = tasks[index]!] in task.cancel() }
         }
 
         // Progress every quarter second while layers are being read, and more layers at once
@@ -160,8 +166,7 @@ struct UnpackScheduler: Sendable {
             // Let every extraction stop (none writes any more), then remove what this pull
             // prepared. What it committed is the pull's to discard, with its blobs
             // (``PullContext/discardWhatItMade()``): another pull may have found it meanwhile.
-            pull.cancellation.cancel()
-            for task in tasks.values { task.cancel() }
+            pull.cancel()
             for task in stores.all { task.cancel() }
             for task in tasks.values { _ = try? await task.value }
             for task in stores.all { _ = try? await task.value }
@@ -209,15 +214,17 @@ struct UnpackScheduler: Sendable {
     // MARK: Steps
 
     /// Waits while another pull in this process unpacks `key`; `true` when it committed it (reuse
-    /// it), `false` when this pull is to unpack it. Throws `CancellationError` once this pull is
-    /// failing.
-    private func claim(_ key: String) async throws -> Bool {
+    /// it), `false` when this pull is to unpack it. Throws once this pull stops (it failed, or
+    /// was cancelled).
+    private func claim(_ key: String, layer: String) async throws -> Bool {
         while true {
             switch await UnpackCoordinator.shared.claim(key) {
             case .owner: return false
             case .waited(true): return true
             case .waited(false): continue
-            case .cancelled: throw CancellationError()
+            case .cancelled:
+                throw PullError(image: reference, layer: layer, code: "cancelled",
+                                message: "cancelled while another pull in this process unpacked the layer")
             }
         }
     }
