@@ -199,7 +199,9 @@ struct UnpackScheduler: Sendable {
                     continue
                 }
                 if let pending { try await storeBlob(pending, index: index) }
-                let committed = try commit(key: key, index: index, chain: chain, result: result)
+                let committed = try await BlockingWork.run("decant-commit") {
+                    try commit(key: key, index: index, chain: chain, result: result)
+                }
                 active.remove(key)
                 if committed { pull.noteCommitted(chain[index].description, in: snapshotter) }
                 results.append(try summary(index, status: committed ? "unpacked" : "reused", extraction: committed ? (result, seconds) : nil))
@@ -279,7 +281,10 @@ struct UnpackScheduler: Sendable {
         let key = "extract-\(UUID().uuidString.lowercased().prefix(12)) \(chainID)"
         // Leased before it exists, so that a concurrent gc never takes it for a crashed pull's.
         try await pull.protect([LeaseResource(type: "snapshots/\(snapshotter.name)", id: key)])
-        guard try prepare(key, parent: parent, chainID: chainID) else { return .reused }
+        // A native snapshot copies its parent: not on one of the few cooperative threads.
+        guard try await BlockingWork.run("decant-prepare", { try prepare(key, parent: parent, chainID: chainID) }) else {
+            return .reused
+        }
         active.insert(key)
         options.events?.emit(Event(type: "snapshot-prepare", image: reference, layer: layer.digest.description, snapshot: key))
         let directory = try snapshotter.directory(key)

@@ -2,6 +2,7 @@ import DecantIO
 @testable import DecantStore
 import DecantTestSupport
 import Foundation
+import Synchronization
 import SystemPackage
 import Testing
 
@@ -78,6 +79,39 @@ import Glibc
         try native.commit(name: "l2", key: "k2", parent: nil, labels: [:], usage: nil)
         #expect(read(try native.directory("l1") + "/a") == "one")
         #expect(read(try native.directory("l2") + "/a") == "changed")
+    }
+
+    /// A native snapshot copies its parent outside the metadata transaction: while the copy
+    /// runs, another writer (a pull's lease, a commit, a collection, in this process or another)
+    /// gets the database at once, rather than after the copy or "database is locked".
+    @Test func aNativeCopyDoesNotHoldTheDatabase() async throws {
+        let fixture = try StoreFixture("native-copy")
+        let native = fixture.store.native
+        _ = try native.prepare("k1", parent: nil, labels: [:])
+        let parent = try native.directory("k1")
+        let files = OwnedDescriptor(taking: try FileDescriptor.openDirectory(FilePath(parent)))
+        for index in 0..<5_000 {
+            try files.descriptor.openEntry("f\(index)", flags: O_WRONLY | O_CREAT, mode: 0o644).close()
+        }
+        try native.commit(name: "l1", key: "k1", parent: nil, labels: [:], usage: nil)
+        let home = fixture.root + "/snapshots/native"
+        let before = Set(try FileManager.default.contentsOfDirectory(atPath: home))
+
+        let copied = Atomic<Bool>(false)
+        let copy = Task.detached {
+            defer { copied.store(true, ordering: .releasing) }
+            _ = try native.prepare("k2", parent: "l1", labels: [:])
+        }
+        let started = try await eventually {
+            (try? FileManager.default.contentsOfDirectory(atPath: home)).map { Set($0) != before } ?? false
+        }
+        #expect(started, "the copy began")
+        _ = try fixture.store.leases.create(id: "written-meanwhile")
+        let copyEnded = copied.load(ordering: .acquiring)
+        #expect(!copyEnded, "the lease was written only once the copy had ended")
+        try await copy.value
+        #expect(try native.stat("k2").kind == .active)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: try native.directory("k2")).count == 5_000)
     }
 
     @Test func aParentlessSnapshotGetsItsParentAtCommit() throws {

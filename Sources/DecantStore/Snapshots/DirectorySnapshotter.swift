@@ -58,8 +58,8 @@ extension DirectorySnapshotter {
 
     private func create(_ key: String, parent: String?, kind: SnapshotKind, labels: [String: String]) throws(StoreError) -> [Mount] {
         let (record, ancestors) = try catalog.create(key, parent: parent, kind: kind, labels: labels) { record, ancestors in
-            // A directory with this id can only be a crash's leftover: its row never committed.
-            let directory = snapshotDirectory(record.id!)
+            // Only a crash's leftover can be there: earlier versions made the directory before
+            // the row was committed.
             try removeFromHome(String(record.id!))
             do {
                 try makeTree(record, ancestors: ancestors)

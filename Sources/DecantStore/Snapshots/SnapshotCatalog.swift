@@ -35,12 +35,14 @@ struct SnapshotCatalog: Sendable {
             .order(Column("key")).fetchAll(db).map(\.key)
     }
 
-    /// Inserts a new active snapshot or view after checking the key and the parent; `makeTree`
-    /// creates its directory inside the same transaction (so a failure leaves no row).
+    /// Inserts a new active snapshot or view after checking the key and the parent, then lets
+    /// `makeTree` create its directory; should that fail, the row goes again. `makeTree` runs
+    /// after the transaction: the native snapshotter's copies a whole parent, and other
+    /// processes' pulls, commits and collections must not wait for the database meanwhile.
     func create(_ key: String, parent: String?, kind: SnapshotKind, labels: [String: String],
                 makeTree: (SnapshotRecord, [SnapshotRecord]) throws -> Void) throws(StoreError) -> (SnapshotRecord, [SnapshotRecord]) {
         guard !key.isEmpty else { throw StoreError(.invalidArgument, "snapshot key must not be empty") }
-        return try metadata.write { db in
+        let created = try metadata.write { db in
             if try SnapshotRecord.filter(Column("snapshotter") == snapshotter && Column("key") == key).fetchCount(db) > 0 {
                 throw StoreError(.alreadyExists, "snapshot \(key) already exists")
             }
@@ -61,9 +63,16 @@ struct SnapshotCatalog: Sendable {
             var record = SnapshotRecord(id: nil, snapshotter: snapshotter, key: key, kind: kind.rawValue, parent: parent,
                                         labels: labels, createdAt: now, updatedAt: now, usageSize: 0, usageInodes: 0)
             try record.insert(db)
-            try makeTree(record, ancestors)
             return (record, ancestors)
         }
+        do {
+            try makeTree(created.0, created.1)
+        } catch {
+            _ = try? metadata.write { db in try created.0.delete(db) }
+            if let error = error as? StoreError { throw error }
+            throw StoreError(.io, "cannot create the directories of snapshot \(key)", describing: error)
+        }
+        return created
     }
 
     /// Turns the active `key` into the committed `name`, optionally giving it its parent now.
