@@ -6,47 +6,61 @@ import Foundation
 import Testing
 
 extension PullTests {
-    /// A pull that fails after committing a layer leaves that layer, and its blob, to an image
-    /// another pull recorded meanwhile on top of it: the other image stays whole. What only the
-    /// failed pull had still goes.
+    /// A pull that fails after committing its layers leaves what an image recorded meanwhile by
+    /// another pull uses (snapshots and blobs): that image stays whole. What only the failed pull
+    /// had still goes.
     ///
-    /// `bad-diffid` is a good base layer under a layer whose diff_id is wrong. The moment the
-    /// failing pull has committed the base, a second pull records an image of that base alone
-    /// (reusing the committed snapshot); only then does the first pull reach its bad layer.
+    /// The moment the pull of `shared-a` has committed its top layer, a second pull records an
+    /// image of shared-a's two lower layers (reusing the committed snapshots), and the first
+    /// pull's config blob is deleted under it. The first pull then fails labelling its config,
+    /// after the unpack, as a full disk or a locked database would make it fail.
     @Test func aFailedPullLeavesWhatAnotherPullsImageUses() async throws {
         let fixtures = try await ImageFixtures.get()
         let (scratch, store) = try freshStore("failed-pull-shared")
         defer { withExtendedLifetime(scratch) {} }
-        let failing = "oci:" + fixtures.path("bad-diffid") + ":latest"
+        let failing = "oci:" + fixtures.path("shared-a") + ":latest"
         let baseLayout = try scratch.directory("base-layout").path
-        let baseLayer = try Self.writeLayout(keepingLayers: 1, of: fixtures.path("bad-diffid"), to: baseLayout)
+        let cut = try Self.writeLayout(keepingLayers: 2, of: fixtures.path("shared-a"), to: baseLayout)
         let base = "oci:" + baseLayout + ":latest"
-        let chain0 = try #require(fixtures.image("bad-diffid").chainIDs.first)
+        let chain = fixtures.image("shared-a").chainIDs
+        try #require(chain.count == 3 && cut.kept.count == 2 && cut.dropped.count == 1)
 
-        let other = OnEvent(type: "snapshot-commit", snapshot: chain0) {
-            try await Puller(store: store).pull(base)
+        let other = OnEvent(type: "snapshot-commit", snapshot: chain[2]) {
+            let result = try await Puller(store: store).pull(base)
+            try store.content.delete(cut.config)
+            return result
         }
         await #expect(throws: PullError.self) {
             _ = try await Puller(store: store).pull(failing, options: PullOptions(events: other))
         }
         let baseResult = try #require(other.result, "the second pull ran while the first was committing")
-        #expect(baseResult.layers.map(\.status) == ["reused"])
+        #expect(baseResult.layers.map(\.status) == ["reused", "reused"])
 
         #expect(try store.images.list().map(\.name) == [base])
-        #expect(try store.overlay.walk(filters: []).map(\.name) == [chain0], "the base stays; the bad layer never committed")
-        #expect(store.content.contains(baseLayer), "the base layer's blob stays: the recorded image references it")
+        #expect(Set(try store.overlay.walk(filters: []).map(\.name)) == Set(chain.prefix(2)),
+                "the lower layers stay; the top one, only the failed pull's, goes")
+        for layer in cut.kept { #expect(store.content.contains(layer), "layer blob \(layer): the recorded image references it") }
+        for layer in cut.dropped { #expect(!store.content.contains(layer), "layer blob \(layer): only the failed pull had it") }
         for blob in [baseResult.manifest, baseResult.config] { #expect(store.content.contains(blob)) }
-        #expect(try store.content.list().count == 3, "the failed pull's own manifest and config are gone")
+        #expect(try store.content.list().count == 4, "the failed pull's own manifest is gone too")
         #expect(try store.leases.list().isEmpty)
-        // Nothing the recorded image needs is missing: a collection takes nothing, a mount works.
+        // Nothing the recorded image needs is missing, and nothing is left that it does not need.
         let collected = try GarbageCollector(store: store).collect(dryRun: true)
         #expect(collected.content.isEmpty && collected.snapshots.isEmpty, "\(collected)")
         #expect(try store.overlay.walk(filters: []).allSatisfy { $0.kind == .committed })
     }
 
+    /// What ``writeLayout(keepingLayers:of:to:)`` kept and left out of an image.
+    struct LayoutCut {
+        var kept: [Digest]
+        var dropped: [Digest]
+        /// The whole image's config (the cut one has a config of its own).
+        var config: Digest
+    }
+
     /// Writes an OCI layout of the image at `layout` cut to its first `count` layers (manifest,
-    /// config and index rewritten, blobs shared), tagged `latest`; returns the last kept layer.
-    static func writeLayout(keepingLayers count: Int, of layout: String, to directory: String) throws -> Digest {
+    /// config and index rewritten, blobs shared), tagged `latest`.
+    static func writeLayout(keepingLayers count: Int, of layout: String, to directory: String) throws -> LayoutCut {
         let fileManager = FileManager.default
         try? fileManager.removeItem(atPath: directory)
         try fileManager.copyItem(atPath: layout, toPath: directory)
@@ -83,8 +97,11 @@ extension PullTests {
         entries[0].merge(try store(manifest)) { $1 }
         index["manifests"] = [entries[0]]
         try JSONSerialization.data(withJSONObject: index).write(to: URL(fileURLWithPath: directory + "/index.json"))
-        let last = try #require(layers.last?["digest"] as? String)
-        return try #require(Digest(last))
+        func digests(_ descriptors: ArraySlice<[String: Any]>) -> [Digest] {
+            descriptors.compactMap { ($0["digest"] as? String).flatMap(Digest.init) }
+        }
+        return LayoutCut(kept: digests(allLayers.prefix(count)), dropped: digests(allLayers.dropFirst(count)),
+                         config: try #require(Digest(configDigest)))
     }
 }
 
