@@ -267,7 +267,8 @@ final class PullContext: @unchecked Sendable {
         do {
             config = try JSONDecoder().decode(ImageConfig.self, from: configData)
         } catch {
-            throw PullError(image: reference, code: "unsupported", message: "config \(manifest.config.digest) is not an image config: \(error)")
+            let cause = (error as? DecodingError)?.summary ?? "\(error)"
+            throw PullError(image: reference, code: "unsupported", message: "config \(manifest.config.digest) is not an image config: \(cause)")
         }
         guard config.rootfs.diffIDs.count == manifest.layers.count else {
             throw PullError(image: reference, code: "invalid-argument",

@@ -67,17 +67,23 @@ public enum ManifestDocument: Sendable {
     /// Decodes by the declared media type, or, when it is generic, by shape; Docker schema 1 is
     /// refused.
     public static func decode(_ data: Data, mediaType: MediaType?) throws(OCIError) -> ManifestDocument {
+        /// Only the shape: what the lists hold is checked once the type is known.
         struct Probe: Decodable {
+            struct Present: Decodable {
+                init(from decoder: any Decoder) {}
+            }
             var mediaType: MediaType?
             var schemaVersion: Int?
-            var manifests: [Descriptor]?
-            var layers: [Descriptor]?
+            var manifests: [Present]?
+            var layers: [Present]?
         }
         let probe: Probe
         do {
             probe = try JSONDecoder().decode(Probe.self, from: data)
+        } catch let error as DecodingError {
+            throw OCIError("manifest is not an OCI or Docker manifest or index: \(error.summary)")
         } catch {
-            throw OCIError("manifest is not valid JSON: \(error)")
+            throw OCIError("manifest cannot be read: \(error)")
         }
         let type = probe.mediaType ?? mediaType
         if probe.schemaVersion == 1 || type?.isSchema1 == true {
@@ -90,6 +96,8 @@ public enum ManifestDocument: Sendable {
             if type?.isManifest == true || (type == nil && probe.layers != nil) {
                 return .manifest(try JSONDecoder().decode(ImageManifest.self, from: data))
             }
+        } catch let error as DecodingError {
+            throw OCIError("invalid \(type?.description ?? "manifest"): \(error.summary)")
         } catch {
             throw OCIError("cannot decode \(type?.description ?? "manifest"): \(error)")
         }
