@@ -233,6 +233,11 @@ final class PullContext: @unchecked Sendable {
                 try await Task.sleep(for: .milliseconds(20))
                 continue
             }
+            if writer.offset > 0 {
+                // An earlier pull's, stopped before its commit: the blob is small and in hand.
+                writer.discard()
+                continue
+            }
             try writer.write([UInt8](data))
             try writer.commit(labels: labels)
             noteAdded(descriptor.digest)

@@ -453,6 +453,9 @@ struct UnpackScheduler: Sendable {
         }
         func open(at offset: Int64) async throws -> any ByteSource {
             if offset == 0, let opened { return opened }
+            // An ingest that holds the whole blob (its pull was killed before committing it)
+            // needs nothing more, and a registry answers a range that starts at the end with 416.
+            if offset == layer.size { return ConcatenatedByteSource([]) }
             return try await source.open(layer, offset: offset)
         }
         let ref = "layer-" + layer.digest.description

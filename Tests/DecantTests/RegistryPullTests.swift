@@ -363,6 +363,48 @@ import Testing
         #expect(fetches.last?["bytes"] as? Int == bytes.count - half)
     }
 
+    /// A pull killed after its ingests held every byte, before it committed them, leaves whole
+    /// ingests behind, of a layer and of the config. The next pull takes them as they are: it
+    /// asks the registry for none of their bytes (a range from the end would get a 416), and
+    /// stores both blobs.
+    @Test func aWholeIngestLeftUncommittedIsTakenAsItIs() async throws {
+        let fixtures = try await ImageFixtures.get()
+        let registry = try await RegistryServer("plain")
+        try await registry.push(layout: fixtures.path("multi"), to: "team/whole-ingest:v1")
+        let proxy = try await FaultProxy(upstream: registry, faults: [])
+        let (scratch, store) = try freshStore("registry-whole-ingest")
+        defer { withExtendedLifetime(scratch) {} }
+        let (layer, bytes) = try fixtures.biggestLayer("multi")
+        let digest = try #require(Digest(layer.digest))
+        let layout = fixtures.path("multi")
+        let index = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: layout + "/index.json"))) as? [String: Any]
+        let manifestDigest = try #require((index?["manifests"] as? [[String: Any]])?.first?["digest"] as? String)
+        let manifestData = try Data(contentsOf: URL(fileURLWithPath: layout + "/blobs/sha256/" + manifestDigest.dropFirst("sha256:".count)))
+        let manifest = try JSONSerialization.jsonObject(with: manifestData) as? [String: Any]
+        let configDigest = try #require((manifest?["config"] as? [String: Any])?["digest"] as? String)
+        let configBytes = try Data(contentsOf: URL(fileURLWithPath: layout + "/blobs/sha256/" + configDigest.dropFirst("sha256:".count)))
+        do {
+            let killed = try Store(layout: StoreLayout(root: store.layout.root))
+            let layerIngest = try killed.content.writer(ref: "layer-" + layer.digest, expected: digest, total: Int64(bytes.count))
+            try layerIngest.write(Array(bytes))
+            let configIngest = try killed.content.writer(ref: "pull-" + configDigest, expected: try #require(Digest(configDigest)),
+                                                         total: Int64(configBytes.count))
+            try configIngest.write(Array(configBytes))
+        }
+        #expect(try store.content.ingests().count == 2)
+
+        let result = try await Puller(store: store).pull("\(proxy.host)/team/whole-ingest:v1", options: try options())
+        #expect(result.layers.map(\.chainID.description) == fixtures.image("multi").chainIDs)
+        #expect(result.layers.allSatisfy { $0.blobStored })
+        #expect(try Data(contentsOf: URL(fileURLWithPath: try store.content.path(of: digest))) == Data(bytes))
+        #expect(store.content.contains(try #require(Digest(configDigest))))
+        #expect(try store.content.ingests().isEmpty)
+        let fetches = try proxy.requests().filter {
+            $0["method"] as? String == "GET" && ($0["path"] as? String)?.hasSuffix("/blobs/\(layer.digest)") == true
+        }
+        #expect(fetches.isEmpty, "the layer's bytes were all in its ingest: \(fetches)")
+    }
+
     @Test func discardedLayersAreUnpackedButNeverStored() async throws {
         let fixtures = try await ImageFixtures.get()
         let registry = try await RegistryServer("plain")
