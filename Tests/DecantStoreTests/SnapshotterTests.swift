@@ -2,7 +2,6 @@ import DecantIO
 @testable import DecantStore
 import DecantTestSupport
 import Foundation
-import Synchronization
 import SystemPackage
 import Testing
 
@@ -81,37 +80,32 @@ import Glibc
         #expect(read(try native.directory("l2") + "/a") == "changed")
     }
 
-    /// A native snapshot copies its parent outside the metadata transaction: while the copy
-    /// runs, another writer (a pull's lease, a commit, a collection, in this process or another)
-    /// gets the database at once, rather than after the copy or "database is locked".
-    @Test func aNativeCopyDoesNotHoldTheDatabase() async throws {
-        let fixture = try StoreFixture("native-copy")
-        let native = fixture.store.native
-        _ = try native.prepare("k1", parent: nil, labels: [:])
-        let parent = try native.directory("k1")
-        let files = OwnedDescriptor(taking: try FileDescriptor.openDirectory(FilePath(parent)))
-        for index in 0..<5_000 {
-            try files.descriptor.openEntry("f\(index)", flags: O_WRONLY | O_CREAT, mode: 0o644).close()
+    /// A snapshot's directory is made outside the metadata transaction (the native snapshotter
+    /// copies the whole parent there): meanwhile another writer (a pull's lease, a commit, a
+    /// collection, in this process or another) gets the database at once, rather than after the
+    /// copy or "database is locked". The directory is made by a closure that writes a lease from
+    /// another thread and waits for it.
+    @Test func aSnapshotDirectoryIsMadeWithoutHoldingTheDatabase() throws {
+        let fixture = try StoreFixture("tree-outside-transaction")
+        let store = fixture.store
+        let written = DispatchSemaphore(value: 0)
+        _ = try store.native.catalog.create("k", parent: nil, kind: .active, labels: [:]) { _, _ in
+            Thread {
+                _ = try? store.leases.create(id: "written-meanwhile")
+                written.signal()
+            }.start()
+            let meanwhile = written.wait(timeout: .now() + 10) == .success
+            #expect(meanwhile, "the lease waits for the transaction, which waits for the directory")
         }
-        try native.commit(name: "l1", key: "k1", parent: nil, labels: [:], usage: nil)
-        let home = fixture.root + "/snapshots/native"
-        let before = Set(try FileManager.default.contentsOfDirectory(atPath: home))
+        #expect(try store.leases.list().map(\.id) == ["written-meanwhile"])
+        #expect(try store.native.stat("k").kind == .active)
 
-        let copied = Atomic<Bool>(false)
-        let copy = Task.detached {
-            defer { copied.store(true, ordering: .releasing) }
-            _ = try native.prepare("k2", parent: "l1", labels: [:])
+        // A failure to make the directory leaves no row.
+        struct Refused: Error {}
+        #expect(throws: (any Error).self) {
+            _ = try store.native.catalog.create("refused", parent: nil, kind: .active, labels: [:]) { _, _ in throw Refused() }
         }
-        let started = try await eventually {
-            (try? FileManager.default.contentsOfDirectory(atPath: home)).map { Set($0) != before } ?? false
-        }
-        #expect(started, "the copy began")
-        _ = try fixture.store.leases.create(id: "written-meanwhile")
-        let copyEnded = copied.load(ordering: .acquiring)
-        #expect(!copyEnded, "the lease was written only once the copy had ended")
-        try await copy.value
-        #expect(try native.stat("k2").kind == .active)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: try native.directory("k2")).count == 5_000)
+        #expect(throws: StoreError.self) { try store.native.stat("refused") }
     }
 
     @Test func aParentlessSnapshotGetsItsParentAtCommit() throws {
