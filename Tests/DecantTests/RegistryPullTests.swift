@@ -461,8 +461,8 @@ import Testing
     }
 
     /// One slot (`unpackConcurrency` 1) and a network of 100 kB/s: while the biggest layer (about
-    /// 300 kB) trickles in, a second slot opens and the small layers are extracted meanwhile. With
-    /// a download limit of 1 they wait for it instead.
+    /// 300 kB) trickles in, a second slot opens for the small layers. With a download limit of 1
+    /// they wait for it instead.
     @Test(arguments: [3, 1])
     func aSlowNetworkLetsMoreLayersDownloadAtOnce(maxConcurrentDownloads: Int) async throws {
         let fixtures = try await ImageFixtures.get()
@@ -490,8 +490,11 @@ import Testing
         if maxConcurrentDownloads > 1 {
             #expect(raised.first?.detail?["limit"] == "2", "\(raised.map(\.detail))")
             #expect(raised.count <= maxConcurrentDownloads - 1)
-            // Every other layer was extracted while the biggest was still arriving.
-            for span in others { #expect(span.end < big.end, "layer \(span.layer ?? -1)") }
+            // A second slot opened while the biggest was still arriving, and a small layer took
+            // it. (Not that every small layer was extracted by then: with the rest of the suite
+            // on the 2 cores, their extraction can be held up past the biggest layer's end.)
+            let slots = trace.document(image: result.image).spans.filter { $0.phase == "queued" && $0.layer != biggest.index }
+            #expect(slots.contains { $0.end < big.end }, "\(slots.map { ($0.layer ?? -1, $0.end) }), biggest ended at \(big.end)")
         } else {
             #expect(raised.isEmpty)
             // Biggest first, one at a time: every other layer waited for it.
