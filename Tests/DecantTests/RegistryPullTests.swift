@@ -460,7 +460,7 @@ import Testing
         #expect(resumed.first?["status"] as? Int == 206)
     }
 
-    /// One slot (`unpackConcurrency` 1) and a network of 100 kB/s: while the biggest layer (about
+    /// One slot (`unpackConcurrency` 1) and a network of 40 kB/s: while the biggest layer (about
     /// 300 kB) trickles in, a second slot opens for the small layers. With a download limit of 1
     /// they wait for it instead.
     @Test(arguments: [3, 1])
@@ -468,7 +468,9 @@ import Testing
         let fixtures = try await ImageFixtures.get()
         let registry = try await RegistryServer("plain")
         try await registry.push(layout: fixtures.path("multi"), to: "team/slow:v1")
-        let proxy = try await FaultProxy(upstream: registry, faults: ["--rate", "100000"])
+        // Slow enough (about 8 s for the biggest layer) that the ticker deciding on a second slot
+        // gets its turns while the rest of the suite keeps the 2 cores' shared threads busy.
+        let proxy = try await FaultProxy(upstream: registry, faults: ["--rate", "40000"])
         let (scratch, store) = try freshStore("registry-slow")
         var options = try options()
         options.unpackConcurrency = 1
