@@ -64,26 +64,18 @@ extension PullTests {
         let fileManager = FileManager.default
         try? fileManager.removeItem(atPath: directory)
         try fileManager.copyItem(atPath: layout, toPath: directory)
-        func blobPath(_ digest: String) -> String { directory + "/blobs/sha256/" + digest.dropFirst("sha256:".count) }
-        func object(_ path: String) throws -> [String: Any] {
-            let parsed = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path)))
-            return try #require(parsed as? [String: Any])
-        }
+        let documents = try LayoutDocuments(directory)
         func store(_ object: [String: Any]) throws -> [String: Any] {
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             var hasher = DigestHasher()
             data.withUnsafeBytes { hasher.update($0) }
             let digest = hasher.finalize()
-            try data.write(to: URL(fileURLWithPath: blobPath(digest.description)))
+            try data.write(to: URL(fileURLWithPath: documents.blobPath(digest.description)))
             return ["digest": digest.description, "size": data.count]
         }
-        var index = try object(directory + "/index.json")
+        var (index, manifest, config) = (documents.index, documents.manifest, documents.config)
         var entries = try #require(index["manifests"] as? [[String: Any]])
-        let manifestDigest = try #require(entries.first?["digest"] as? String)
-        var manifest = try object(blobPath(manifestDigest))
         var configDescriptor = try #require(manifest["config"] as? [String: Any])
-        let configDigest = try #require(configDescriptor["digest"] as? String)
-        var config = try object(blobPath(configDigest))
         var rootfs = try #require(config["rootfs"] as? [String: Any])
         let diffIDs = try #require(rootfs["diff_ids"] as? [String])
         rootfs["diff_ids"] = Array(diffIDs.prefix(count))
@@ -101,7 +93,7 @@ extension PullTests {
             descriptors.compactMap { ($0["digest"] as? String).flatMap(Digest.init) }
         }
         return LayoutCut(kept: digests(allLayers.prefix(count)), dropped: digests(allLayers.dropFirst(count)),
-                         config: try #require(Digest(configDigest)))
+                         config: try #require(Digest(documents.configDigest)))
     }
 }
 

@@ -376,13 +376,9 @@ import Testing
         defer { withExtendedLifetime(scratch) {} }
         let (layer, bytes) = try fixtures.biggestLayer("multi")
         let digest = try #require(Digest(layer.digest))
-        let layout = fixtures.path("multi")
-        let index = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: layout + "/index.json"))) as? [String: Any]
-        let manifestDigest = try #require((index?["manifests"] as? [[String: Any]])?.first?["digest"] as? String)
-        let manifestData = try Data(contentsOf: URL(fileURLWithPath: layout + "/blobs/sha256/" + manifestDigest.dropFirst("sha256:".count)))
-        let manifest = try JSONSerialization.jsonObject(with: manifestData) as? [String: Any]
-        let configDigest = try #require((manifest?["config"] as? [String: Any])?["digest"] as? String)
-        let configBytes = try Data(contentsOf: URL(fileURLWithPath: layout + "/blobs/sha256/" + configDigest.dropFirst("sha256:".count)))
+        let documents = try LayoutDocuments(fixtures.path("multi"))
+        let configDigest = documents.configDigest
+        let configBytes = try documents.blob(configDigest)
         do {
             let killed = try Store(layout: StoreLayout(root: store.layout.root))
             let layerIngest = try killed.content.writer(ref: "layer-" + layer.digest, expected: digest, total: Int64(bytes.count))
