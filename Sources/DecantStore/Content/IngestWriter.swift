@@ -246,7 +246,16 @@ public final class IngestWriter {
         }
     }
 
-    private static func writeSmallFile(_ path: String, _ text: String) throws {
-        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+    /// Writes one of the files that describe the ingest (for listing, resuming and `gc`) without
+    /// the fsync `Data.write` does: that was four fsyncs per blob, each a wait for the disk
+    /// (0.2–0.6 ms on this machine's disk, more on a journalled one). What these files say
+    /// decides nothing about the blob, which is verified and fsynced at commit; a crash may lose
+    /// one, and a writer resuming the ingest writes it again.
+    private static func writeSmallFile(_ path: String, _ text: String) throws(SystemCallError) {
+        let file = OwnedDescriptor(taking: try FileDescriptor(rawValue: AT_FDCWD).openEntry(path, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644))
+        let written: Result<Void, SystemCallError> = Array(text.utf8).withUnsafeBytes { bytes in
+            Result { () throws(SystemCallError) in try file.descriptor.writeAll(bytes, path: path) }
+        }
+        try written.get()
     }
 }
