@@ -84,6 +84,36 @@ import Testing
         #expect(FileManager.default.contents(atPath: blob) == Data(big))
     }
 
+    /// The disk fails to store a blob's bytes after `write` returned (writeback): the commit
+    /// fails, and the ingest is gone. The kernel reports such an error to one `fsync` only, and
+    /// its cache may still hold the lost bytes: a writer resuming the ingest would read them
+    /// back from there, verify them, and commit a blob whose file lacks them.
+    @Test func anIngestWhoseBytesFailedToReachTheDiskIsNotResumed() throws {
+        let scratch = try Scratch("content-eio")
+        let volume = try WritebackFailingVolume(in: scratch)
+        defer { volume.unmount() }
+        let store = try Store(layout: StoreLayout(root: volume.mountPoint.appendingPathComponent("root").path))
+        let blob = (0..<900_000).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) }
+        let digest = Digest.sha256(of: blob)
+        try volume.failWriteback()
+        let writer = try store.content.writer(ref: "r", expected: digest, total: Int64(blob.count))
+        try writer.write(blob)
+        #expect {
+            try writer.commit()
+        } throws: { error in
+            (error as? StoreError).map { $0.code == .io && "\($0)".contains("fsync of ingest r failed") } ?? false
+        }
+        #expect(try store.content.ingests().isEmpty, "the ingest whose writeback failed is left to resume")
+        #expect(!store.content.contains(digest))
+
+        try volume.restoreWriteback()
+        let again = try store.content.writer(ref: "r", expected: digest, total: Int64(blob.count))
+        #expect(again.offset == 0)
+        try again.write(blob)
+        try again.commit()
+        #expect(FileManager.default.contents(atPath: try store.content.path(of: digest)) == Data(blob))
+    }
+
     @Test func aSecondWriterOfTheSameRefIsRefusedWhileTheFirstHoldsIt() throws {
         let fixture = try StoreFixture("content")
         let first = try fixture.store.content.writer(ref: "busy")

@@ -204,7 +204,12 @@ public final class IngestWriter {
             throw writeFailure(error)
         }
         if fsync(data.rawValue) != 0 {
-            throw StoreError(.io, "fsync of ingest \(ref) failed", cause: SystemCallError("fsync", path: directory + "/data", errno: Errno(rawValue: errno)))
+            let error = StoreError(.io, "fsync of ingest \(ref) failed", cause: SystemCallError("fsync", path: directory + "/data", errno: Errno(rawValue: errno)))
+            // The kernel reports a failed writeback once, and may still serve the lost bytes from
+            // its cache: a writer resuming this ingest would verify them there and commit a blob
+            // whose file lacks them. The bytes are written again instead.
+            discard()
+            throw error
         }
         let info = try store.publish(ingestData: directory + "/data", digest: digest, labels: labels)
         committed = true
