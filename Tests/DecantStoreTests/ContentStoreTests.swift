@@ -176,6 +176,47 @@ import Testing
         #expect(taken.value >= turns)
     }
 
+    /// Writers committing one blob over and over in three stores on one root, as in three
+    /// processes, while a fourth removes the ingest whenever no writer holds it (as `gc` does
+    /// with an old one): a writer that gets the ingest commits it. Neither a writer's removal of
+    /// its directory at commit nor the collector's may leave a writer with files that are no
+    /// longer there.
+    @Test func aWriterNeverLosesItsIngestToARemovalOfAnother() throws {
+        let fixture = try StoreFixture("content-churn")
+        let stores = [fixture.store] + (try (1..<4).map { _ in try Store(layout: StoreLayout(root: fixture.root)) })
+        let blob: [UInt8] = [1, 2, 3]
+        let digest = Digest.sha256(of: blob)
+        let errors = Mutex<[String]>([])
+        let (committed, aborted) = (Counter(), Counter())
+        let (turns, deadline) = (1000, ContinuousClock.now + .seconds(60))
+        var threads = stores.dropLast().map { store in
+            Thread {
+                while committed.value < turns && ContinuousClock.now < deadline {
+                    do throws(StoreError) {
+                        let writer = try store.content.writer(ref: "churn", expected: digest, total: 3)
+                        if writer.offset == 0 { try writer.write(blob) }
+                        try writer.commit()
+                        committed.increment()
+                    } catch {
+                        if error.code != .unavailable { errors.withLock { $0.append("\(error)") } }
+                    }
+                }
+            }
+        }
+        let collector = stores.last!
+        threads.append(Thread {
+            while committed.value < turns && ContinuousClock.now < deadline {
+                if collector.content.abortIfIdle(ref: "churn") { aborted.increment() }
+            }
+        })
+        for thread in threads { thread.start() }
+        while threads.contains(where: { !$0.isFinished }) { Thread.sleep(forTimeInterval: 0.01) }
+        #expect(errors.withLock { $0.count } == 0, "\(errors.withLock { Array($0.prefix(3)) })")
+        #expect(committed.value >= turns)
+        #expect(aborted.value > 0, "the collector never found the ingest idle")
+        #expect(try fixture.store.content.ingests().isEmpty)
+    }
+
     /// Writers of one blob in three stores on one root, as in three processes: the first gives
     /// up; the one that waited for it writes the blob; one that arrives only after the first let
     /// go waits for that writer and finds the blob, instead of finding the ingest busy.

@@ -190,14 +190,18 @@ import Glibc
         #expect(try store.leases.list(holders: true).first { $0.id == "../metadata.db" }?.holder == LeaseHolder.none)
     }
 
-    /// Partial blobs stay for resuming while recent or being written, and go once stale.
+    /// Partial blobs stay for resuming while recent or being written, and go once stale; so does
+    /// an ingest directory whose removal a crash interrupted (moved aside, not yet deleted).
     @Test func staleIngestsAreCollected() throws {
         let fixture = try StoreFixture("gc-ingests")
         let store = fixture.store
-        for ref in ["stale", "recent", "busy"] {
+        for ref in ["stale", "recent", "busy", "interrupted"] {
             let writer = try store.content.writer(ref: ref)
             try writer.write(Array("partial \(ref)".utf8))
         }
+        let interrupted = store.layout.ingests + "/" + Digest.sha256(of: Array("interrupted".utf8)).encoded
+        let aside = store.layout.ingests + "/removing-crashed"
+        try FileManager.default.moveItem(atPath: interrupted, toPath: aside)
         let busy = try store.content.writer(ref: "busy")
         let old = Date().addingTimeInterval(-2 * GarbageCollector.defaultIngestExpiry)
         for ref in ["stale", "busy"] {
@@ -206,10 +210,12 @@ import Glibc
         }
         let dry = try GarbageCollector(store: store).collect(dryRun: true)
         #expect(dry.ingests == ["stale"])
-        #expect(try store.content.ingests().count == 3)
+        #expect(try store.content.ingests().count == 3, "one being removed is not listed")
+        #expect(FileManager.default.fileExists(atPath: aside), "a dry run removes nothing")
         let report = try GarbageCollector(store: store).collect(dryRun: false)
         #expect(report.ingests == ["stale"])
         #expect(try store.content.ingests().map(\.ref).sorted() == ["busy", "recent"])
+        #expect(!FileManager.default.fileExists(atPath: aside))
         withExtendedLifetime(busy) {}
     }
 }

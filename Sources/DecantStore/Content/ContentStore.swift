@@ -136,7 +136,7 @@ public final class ContentStore: Sendable {
     /// Partial writes, for `content ls --ingests` and for resuming.
     public func ingests() throws(StoreError) -> [IngestStatus] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: layout.ingests)) ?? []
-        return names.sorted().compactMap { name in
+        return names.sorted().filter { !$0.hasPrefix(Self.asidePrefix) }.compactMap { name in
             let directory = layout.ingests + "/" + name
             guard let ref = try? String(contentsOfFile: directory + "/ref", encoding: .utf8) else { return nil }
             let started = (try? String(contentsOfFile: directory + "/startedat", encoding: .utf8)).flatMap(Double.init)
@@ -155,11 +155,14 @@ public final class ContentStore: Sendable {
     /// start on it half-way.
     public func abortIfIdle(ref: String, dryRun: Bool = false) -> Bool {
         let directory = ingestDirectory(ref)
-        let lock = open(directory + "/lock", O_RDWR | O_CLOEXEC)
-        guard lock >= 0 else { return false }
-        defer { close(lock) }
-        guard flock(lock, LOCK_EX | LOCK_NB) == 0 else { return false }
-        if !dryRun { try? FileManager.default.removeItem(atPath: directory) }
+        let lockPath = directory + "/lock"
+        let opened = open(lockPath, O_RDWR | O_CLOEXEC)
+        guard opened >= 0 else { return false }
+        let lock = OwnedDescriptor(taking: FileDescriptor(rawValue: opened))
+        // A lock on a file that was removed since it was opened guards nothing: the ingest there
+        // now may be another writer's.
+        guard (try? lock.descriptor.tryLockExclusively(path: lockPath)) == true, lock.isStillNamed(lockPath) else { return false }
+        if !dryRun { removeIngestDirectory(directory) }
         return true
     }
 
@@ -167,8 +170,31 @@ public final class ContentStore: Sendable {
     public func abort(ref: String) throws(StoreError) {
         let directory = ingestDirectory(ref)
         guard FileManager.default.fileExists(atPath: directory) else { throw StoreError(.notFound, "ingest \(ref) not found") }
-        try? FileManager.default.removeItem(atPath: directory)
+        removeIngestDirectory(directory)
     }
+
+    /// Removes what ingest removals left when their process died half-way through.
+    func removeLeftAsideIngests() {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: layout.ingests)) ?? []
+        for name in names where name.hasPrefix(Self.asidePrefix) {
+            try? FileManager.default.removeItem(atPath: layout.ingests + "/" + name)
+        }
+    }
+
+    // MARK: Internals
+
+    /// Removes an ingest directory whose lock the caller holds. It is renamed aside first, in one
+    /// step: a writer that comes meanwhile then makes a directory of its own, where a removal
+    /// file by file would let it lock a new `lock` file among the old files and lose them (or
+    /// the ones it writes) to the rest of the removal.
+    func removeIngestDirectory(_ directory: String) {
+        let aside = layout.ingests + "/" + Self.asidePrefix + UUID().uuidString
+        guard rename(directory, aside) == 0 else { return }
+        try? FileManager.default.removeItem(atPath: aside)
+    }
+
+    /// How the names of ingest directories being removed start (those of ingests are digests).
+    static let asidePrefix = "removing-"
 
     // MARK: Internals
 

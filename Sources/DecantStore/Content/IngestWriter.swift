@@ -30,7 +30,6 @@ public final class IngestWriter {
     /// Writes a big blob past the page cache; `nil` for small blobs and where direct I/O is not
     /// available, which write through `data`.
     private var direct: DirectFileAppender?
-    private var committed = false
 
     init(store: ContentStore, ref: String, expected: Digest?, total: Int64?, directory: String, hashing: Bool = true) throws(StoreError) {
         self.store = store
@@ -64,9 +63,13 @@ public final class IngestWriter {
     private static func lockDirectory(_ directory: String, ref: String) throws(StoreError) -> OwnedDescriptor {
         for _ in 0..<100 {
             do {
-                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                // Not FileManager's, which fails when another writer makes the directory between
+                // its check and its mkdir.
+                try FileDescriptor(rawValue: AT_FDCWD).makeDirectory(directory, mode: 0o755)
+            } catch where error.errno == .fileExists {
+                // An earlier writer's, to resume, or one another writer has just made.
             } catch {
-                throw StoreError(.io, "cannot create the ingest directory for \(ref)", describing: error)
+                throw StoreError(.io, "cannot create the ingest directory for \(ref)", cause: error)
             }
             let lock: OwnedDescriptor?
             do {
@@ -212,8 +215,7 @@ public final class IngestWriter {
             throw error
         }
         let info = try store.publish(ingestData: directory + "/data", digest: digest, labels: labels)
-        committed = true
-        try? FileManager.default.removeItem(atPath: directory)
+        store.removeIngestDirectory(directory)
         return info
     }
 
@@ -226,7 +228,7 @@ public final class IngestWriter {
     /// Deletes the partial data (the ingest directory), for a write that will not be resumed.
     public func discard() {
         direct = nil
-        try? FileManager.default.removeItem(atPath: directory)
+        store.removeIngestDirectory(directory)
         hasher = DigestHasher()
         offset = 0
     }

@@ -131,7 +131,10 @@ public struct GarbageCollector: Sendable {
             report.ingests.append(ingest.ref)
             report.bytesFreed += ingest.offset
         }
-        if !dryRun { store.leases.removeStrayLockFiles() }
+        if !dryRun {
+            store.leases.removeStrayLockFiles()
+            store.content.removeLeftAsideIngests()
+        }
         return report
     }
 
