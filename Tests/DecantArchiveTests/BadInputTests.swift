@@ -39,6 +39,21 @@ import Testing
         #expect(error.message.hasSuffix("(in the header after entry ebc/)"), "\(error)")
     }
 
+    /// A stream whose damage shows only at its end (the gzip trailer's CRC) is placed there, in
+    /// the blob: not in a tar header, which the reader may not even have been given yet.
+    @Test func aChecksumMismatchIsPlacedAtTheEndOfTheBlob() async throws {
+        let fixtures = try await FixtureSet.get()
+        let fixture = try #require(fixtures.errorCases.first { $0.name == "err-gzip-crc" })
+        let scratch = try Scratch(fixture.name)
+        let error = try #require(throws: LayerError.self) {
+            try applyLayer(fixtures.url(fixture.blob), mediaType: fixture.mediaType, into: scratch.directory("tree"),
+                           whiteouts: .overlay)
+        }
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: fixtures.url(fixture.blob).path)[.size] as? Int)
+        #expect(error.code == .corrupt && error.entry == nil, "\(error)")
+        #expect(error.message.hasSuffix("checksum mismatch (found after reading \(size) bytes of the blob)"), "\(error)")
+    }
+
     /// Layers Decant refuses and containerd 1.6 applies: a declared media type that lies about the
     /// compression (containerd sniffs the bytes), and bytes after the gzip stream (containerd's
     /// `unpigz` ignores them, while its own Go reader would refuse them too).

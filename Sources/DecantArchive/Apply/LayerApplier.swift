@@ -64,7 +64,9 @@ public enum LayerApplier {
             decoderDone.wait()
             _ = hasher.wait()
             var failure = describe(error, layer: layer, entry: position.entry)
-            if case .header(let after) = position, failure.entry == nil {
+            // Only a header the reader could not parse is where the reader was; the decoder's
+            // errors say where they were found in the blob.
+            if case .header(let after) = position, error is TarFormatError {
                 failure.message += after.map { " (in the header after entry \($0))" } ?? " (in the first header)"
             }
             if failure.isContentError { failure.blob = decoder.drainBlobDigest() }

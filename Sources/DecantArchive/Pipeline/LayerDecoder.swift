@@ -120,7 +120,7 @@ final class LayerDecoder: @unchecked Sendable {
                 do {
                     produced = try decompressor.decompress(&pending, into: chunk.free)
                 } catch {
-                    throw LayerError(Self.code(error.kind), layer: layer, message: error.message)
+                    throw failure(error)
                 }
                 times.inflate += monotonicSeconds() - start
                 chunk.count += produced
@@ -139,7 +139,7 @@ final class LayerDecoder: @unchecked Sendable {
         do {
             try decompressor.finish()
         } catch {
-            throw LayerError(Self.code(error.kind), layer: layer, message: error.message)
+            throw failure(error)
         }
         blob = DecodedBlob(digest: compressedHash.finalize(), size: compressedSize, compression: compression)
     }
@@ -158,6 +158,14 @@ final class LayerDecoder: @unchecked Sendable {
             compressedSize += Int64(count)
         }
         return (compressedHash.finalize(), compressedSize)
+    }
+
+    /// A decoding error, placed in the blob by how much of it had been read: the damage is at
+    /// or before that point (zstd does not say where in its input it stopped). Where the tar
+    /// reader was says little: it lags the decoder by up to a queue of buffers, and gets none
+    /// of a buffer the error cut short.
+    private func failure(_ error: DecodeError) -> LayerError {
+        LayerError(Self.code(error.kind), layer: layer, message: "\(error.message) (found after reading \(compressedSize) bytes of the blob)")
     }
 
     private static func code(_ kind: DecodeError.Kind) -> LayerError.Code {
