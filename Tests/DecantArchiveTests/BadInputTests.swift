@@ -54,6 +54,34 @@ import Testing
         #expect(error.message.hasSuffix("checksum mismatch (found after reading \(size) bytes of the blob)"), "\(error)")
     }
 
+    /// Directories nested far deeper than `PATH_MAX`: extraction reaches them (it holds the
+    /// directories it works in open), but their times, set once every entry is in, are set
+    /// through a path from the nearest directory still open, longer here than the kernel takes.
+    /// The error names the directory, not "the entry" of no name.
+    @Test func aDirectoryWhoseTimesCannotBeSetIsNamed() async throws {
+        let scratch = try Scratch("deep-times")
+        let blob = scratch.url.appendingPathComponent("deep.tar")
+        try await Shell.check(["python3", "-c", """
+            import sys, tarfile
+            with tarfile.open(sys.argv[1], "w", format=tarfile.PAX_FORMAT) as tar:
+                path = ""
+                for level in range(2500):
+                    path += ("/" if path else "") + "d"
+                    entry = tarfile.TarInfo(path)
+                    entry.type = tarfile.DIRTYPE
+                    entry.mode = 0o755
+                    entry.mtime = 1_000_000
+                    tar.addfile(entry)
+            """, blob.path])
+        let error = try #require(throws: LayerError.self) {
+            try applyLayer(blob, mediaType: nil, into: scratch.directory("tree"), whiteouts: .overlay)
+        }
+        let entry = try #require(error.entry, "\(error)")
+        #expect(entry.utf8.count > Int(PATH_MAX) && entry.split(separator: "/").allSatisfy { $0 == "d" }, "\(entry.count)")
+        #expect(error.code == .filesystem && error.message == "cannot set the directory's times", "\(error)")
+        #expect(error.description.contains("File name too long"), "\(error)")
+    }
+
     /// Layers Decant refuses and containerd 1.6 applies: a declared media type that lies about the
     /// compression (containerd sniffs the bytes), and bytes after the gzip stream (containerd's
     /// `unpigz` ignores them, while its own Go reader would refuse them too).

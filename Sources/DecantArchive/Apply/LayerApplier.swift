@@ -155,6 +155,8 @@ public enum LayerApplier {
             return LayerError(.filesystem, layer: layer, entry: entry,
                               message: "hardlink target \(error.target.debugDescription) does not exist in this layer's directory",
                               cause: error.cause)
+        case let error as DirectoryTimesFailure:
+            return LayerError(.filesystem, layer: layer, entry: error.directory, message: "cannot set the directory's times", cause: error.cause)
         case let error as InvalidName:
             return LayerError(.invalidName, layer: layer, entry: error.name, message: "entry name is not valid UTF-8")
         default:

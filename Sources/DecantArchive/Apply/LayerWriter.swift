@@ -113,13 +113,17 @@ final class LayerWriter {
     }
 
     /// Finishes the layer: waits for queued file writes, then sets directory times.
-    func finish() throws(SystemCallError) {
+    func finish() throws {
         try sink.drain()
         usage.bytes += sink.allocatedBytes
         for (path, times) in directoryTimes {
-            let (parentPath, name) = Self.split(path)
-            let parent = try tree.directory(parentPath, createMissing: false)
-            try parent.descriptor.setTimes(of: name, times)
+            do throws(SystemCallError) {
+                let (parentPath, name) = Self.split(path)
+                let parent = try tree.directory(parentPath, createMissing: false)
+                try parent.descriptor.setTimes(of: name, times)
+            } catch {
+                throw DirectoryTimesFailure(directory: path, cause: error)
+            }
         }
     }
 
@@ -270,6 +274,13 @@ final class LayerWriter {
 /// A hardlink whose target is not in the layer's directory.
 struct MissingHardlinkTarget: Error {
     var target: String
+    var cause: SystemCallError
+}
+
+/// A directory whose times could not be set once the layer's last entry was written (the
+/// entry being read then is none of its business).
+struct DirectoryTimesFailure: Error {
+    var directory: String
     var cause: SystemCallError
 }
 
