@@ -150,7 +150,7 @@ import Testing
     /// and giving it up again over and over: a writer that comes while the other removes the
     /// ingest directory finds it busy or gets it, never an error (the lock it took must be on
     /// the file that is there, not on the one just removed).
-    @Test func aWriterArrivingWhileTheIngestIsRemovedGetsItOrWaits() throws {
+    @Test func aWriterArrivingWhileTheIngestIsRemovedGetsItOrWaits() async throws {
         let fixture = try StoreFixture("content-churn")
         let stores = [fixture.store] + (try (1..<4).map { _ in try Store(layout: StoreLayout(root: fixture.root)) })
         let errors = Mutex<[String]>([])
@@ -171,7 +171,7 @@ import Testing
             }
         }
         for thread in threads { thread.start() }
-        while threads.contains(where: { !$0.isFinished }) { Thread.sleep(forTimeInterval: 0.01) }
+        while threads.contains(where: { !$0.isFinished }) { try await Task.sleep(for: .milliseconds(10)) }
         #expect(errors.withLock { $0 }.isEmpty, "\(errors.withLock { Array($0.prefix(3)) })")
         #expect(taken.value >= turns)
     }
@@ -181,7 +181,7 @@ import Testing
     /// with an old one): a writer that gets the ingest commits it. Neither a writer's removal of
     /// its directory at commit nor the collector's may leave a writer with files that are no
     /// longer there.
-    @Test func aWriterNeverLosesItsIngestToARemovalOfAnother() throws {
+    @Test func aWriterNeverLosesItsIngestToARemovalOfAnother() async throws {
         let fixture = try StoreFixture("content-churn")
         let stores = [fixture.store] + (try (1..<4).map { _ in try Store(layout: StoreLayout(root: fixture.root)) })
         let blob: [UInt8] = [1, 2, 3]
@@ -210,7 +210,7 @@ import Testing
             }
         })
         for thread in threads { thread.start() }
-        while threads.contains(where: { !$0.isFinished }) { Thread.sleep(forTimeInterval: 0.01) }
+        while threads.contains(where: { !$0.isFinished }) { try await Task.sleep(for: .milliseconds(10)) }
         #expect(errors.withLock { $0.count } == 0, "\(errors.withLock { Array($0.prefix(3)) })")
         #expect(committed.value >= turns)
         #expect(aborted.value > 0, "the collector never found the ingest idle")
