@@ -98,7 +98,7 @@ let package = Package(
         .testTarget(name: "DecantOCITests", dependencies: ["DecantOCI"]),
         .testTarget(name: "DecantRemoteTests", dependencies: ["DecantRemote", "DecantOCI", "DecantTestSupport", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"), .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         // Helpers the test targets share: running programs, scratch directories.
-        .target(name: "DecantTestSupport", dependencies: ["DecantIO"], path: "Tests/DecantTestSupport"),
+        .target(name: "DecantTestSupport", dependencies: ["DecantIO", .product(name: "SystemPackage", package: "swift-system")], path: "Tests/DecantTestSupport"),
         .testTarget(name: "DecantTests", dependencies: ["Decant", "DecantStore", "DecantOCI", "DecantTestSupport"]),
         .testTarget(name: "DecantStoreTests", dependencies: ["DecantStore", "DecantOCI", "DecantIO", "DecantTestSupport", .product(name: "SystemPackage", package: "swift-system")]),
         .testTarget(name: "DecantIOTests", dependencies: ["DecantIO", "CDecantShim", "DecantTestSupport", .product(name: "SystemPackage", package: "swift-system")]),

@@ -1,4 +1,6 @@
+import DecantIO
 import Foundation
+import SystemPackage
 
 /// A fresh directory under /var/tmp (on the same ext4 filesystem as the tests' trees, not a tmpfs,
 /// so xattrs and device nodes behave as in production), removed when the test ends.
@@ -21,6 +23,11 @@ public final class Scratch {
     }
 
     deinit {
-        try? FileManager.default.removeItem(at: url)
+        // Relative to descriptors, as decant removes snapshots: some tests make trees deeper than
+        // any path can name, which FileManager cannot remove.
+        if let parent = try? FileDescriptor.openDirectory(FilePath(url.deletingLastPathComponent().path)) {
+            _ = try? parent.removeTree(url.lastPathComponent, path: url.path)
+            try? parent.close()
+        }
     }
 }
