@@ -190,32 +190,38 @@ import Glibc
         #expect(try store.leases.list(holders: true).first { $0.id == "../metadata.db" }?.holder == LeaseHolder.none)
     }
 
-    /// Partial blobs stay for resuming while recent or being written, and go once stale; so does
-    /// an ingest directory whose removal a crash interrupted (moved aside, not yet deleted).
+    /// Partial blobs stay for resuming while recent or being written, and go once stale; so do
+    /// an ingest directory whose removal a crash interrupted (moved aside, not yet deleted) and
+    /// a stale one whose `ref` file a crash lost, which cannot be listed by its ref.
     @Test func staleIngestsAreCollected() throws {
         let fixture = try StoreFixture("gc-ingests")
         let store = fixture.store
-        for ref in ["stale", "recent", "busy", "interrupted"] {
+        func directory(_ ref: String) -> String { store.layout.ingests + "/" + Digest.sha256(of: Array(ref.utf8)).encoded }
+        for ref in ["stale", "recent", "busy", "interrupted", "lost-ref", "torn-ref"] {
             let writer = try store.content.writer(ref: ref)
             try writer.write(Array("partial \(ref)".utf8))
         }
-        let interrupted = store.layout.ingests + "/" + Digest.sha256(of: Array("interrupted".utf8)).encoded
         let aside = store.layout.ingests + "/removing-crashed"
-        try FileManager.default.moveItem(atPath: interrupted, toPath: aside)
+        try FileManager.default.moveItem(atPath: directory("interrupted"), toPath: aside)
+        try FileManager.default.removeItem(atPath: directory("lost-ref") + "/ref")
+        try Data().write(to: URL(fileURLWithPath: directory("torn-ref") + "/ref"))
         let busy = try store.content.writer(ref: "busy")
         let old = Date().addingTimeInterval(-2 * GarbageCollector.defaultIngestExpiry)
-        for ref in ["stale", "busy"] {
-            let directory = store.layout.ingests + "/" + Digest.sha256(of: Array(ref.utf8)).encoded
-            try FileManager.default.setAttributes([.modificationDate: old], ofItemAtPath: directory + "/data")
+        for ref in ["stale", "busy", "lost-ref"] {
+            try FileManager.default.setAttributes([.modificationDate: old], ofItemAtPath: directory(ref) + "/data")
         }
+        let lost = "(no ref) " + URL(fileURLWithPath: directory("lost-ref")).lastPathComponent
         let dry = try GarbageCollector(store: store).collect(dryRun: true)
-        #expect(dry.ingests == ["stale"])
-        #expect(try store.content.ingests().count == 3, "one being removed is not listed")
+        #expect(dry.ingests == ["stale", lost])
+        #expect(try store.content.ingests().count == 3, "one being removed or without its ref is not listed")
         #expect(FileManager.default.fileExists(atPath: aside), "a dry run removes nothing")
+        #expect(FileManager.default.fileExists(atPath: directory("lost-ref")), "a dry run removes nothing")
         let report = try GarbageCollector(store: store).collect(dryRun: false)
-        #expect(report.ingests == ["stale"])
+        #expect(report.ingests == ["stale", lost])
         #expect(try store.content.ingests().map(\.ref).sorted() == ["busy", "recent"])
         #expect(!FileManager.default.fileExists(atPath: aside))
+        #expect(!FileManager.default.fileExists(atPath: directory("lost-ref")))
+        #expect(FileManager.default.fileExists(atPath: directory("torn-ref")), "a recent one may still be resumed")
         withExtendedLifetime(busy) {}
     }
 }

@@ -133,20 +133,20 @@ public final class ContentStore: Sendable {
         }
     }
 
-    /// Partial writes, for `content ls --ingests` and for resuming.
+    /// Partial writes, for `content ls --ingests` and for resuming. One whose `ref` file does not
+    /// name it (a crash lost it) is not listed: `gc` removes it once stale.
     public func ingests() throws(StoreError) -> [IngestStatus] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: layout.ingests)) ?? []
         return names.sorted().filter { !$0.hasPrefix(Self.asidePrefix) }.compactMap { name in
             let directory = layout.ingests + "/" + name
-            guard let ref = try? String(contentsOfFile: directory + "/ref", encoding: .utf8) else { return nil }
+            guard let ref = try? String(contentsOfFile: directory + "/ref", encoding: .utf8), ingestDirectory(ref) == directory else { return nil }
             let started = (try? String(contentsOfFile: directory + "/startedat", encoding: .utf8)).flatMap(Double.init)
-            let attributes = try? FileManager.default.attributesOfItem(atPath: directory + "/data")
             return IngestStatus(
                 ref: ref, offset: fileSize(directory + "/data") ?? 0,
                 total: (try? String(contentsOfFile: directory + "/total", encoding: .utf8)).flatMap { Int64($0) },
                 expected: (try? String(contentsOfFile: directory + "/expected", encoding: .utf8)).flatMap { Digest($0) },
                 startedAt: started.map { Date(timeIntervalSince1970: $0) } ?? Date(),
-                updatedAt: attributes?[.modificationDate] as? Date ?? Date())
+                updatedAt: Self.lastChange(of: directory) ?? Date())
         }
     }
 
@@ -155,15 +155,43 @@ public final class ContentStore: Sendable {
     /// start on it half-way.
     public func abortIfIdle(ref: String, dryRun: Bool = false) -> Bool {
         let directory = ingestDirectory(ref)
-        let lockPath = directory + "/lock"
-        let opened = open(lockPath, O_RDWR | O_CLOEXEC)
-        guard opened >= 0 else { return false }
-        let lock = OwnedDescriptor(taking: FileDescriptor(rawValue: opened))
-        // A lock on a file that was removed since it was opened guards nothing: the ingest there
-        // now may be another writer's.
-        guard (try? lock.descriptor.tryLockExclusively(path: lockPath)) == true, lock.isStillNamed(lockPath) else { return false }
+        guard let lock = lockIfIdle(directory) else { return false }
         if !dryRun { removeIngestDirectory(directory) }
+        withExtendedLifetime(lock) {}
         return true
+    }
+
+    /// Removes the ingests whose `ref` file does not name them (a crash lost it before it
+    /// reached the disk) once unchanged for longer than `expiry` and held by no writer: they are
+    /// not listed, so a removal by ref never reaches them. Their directory names and sizes.
+    func removeUnnamedIngests(olderThan expiry: TimeInterval, now: Date, dryRun: Bool) -> [(name: String, size: Int64)] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: layout.ingests)) ?? []
+        var removed: [(name: String, size: Int64)] = []
+        for name in names.sorted() where !name.hasPrefix(Self.asidePrefix) {
+            let directory = layout.ingests + "/" + name
+            if let ref = try? String(contentsOfFile: directory + "/ref", encoding: .utf8), ingestDirectory(ref) == directory { continue }
+            guard let changed = Self.lastChange(of: directory), now.timeIntervalSince(changed) > expiry,
+                  let lock = lockIfIdle(directory) else { continue }
+            removed.append((name, fileSize(directory + "/data") ?? 0))
+            if !dryRun { removeIngestDirectory(directory) }
+            withExtendedLifetime(lock) {}
+        }
+        return removed
+    }
+
+    /// The ingest's lock, if no writer holds it; `nil` when one does, or the ingest is gone. A
+    /// lock on a file that was removed since it was opened would guard nothing: the ingest
+    /// there now may be another writer's.
+    private func lockIfIdle(_ directory: String) -> OwnedDescriptor? {
+        (try? OwnedDescriptor.lockedFileIfFree(at: directory + "/lock")) ?? nil
+    }
+
+    /// When the ingest's data last changed, or (without data) when its directory did.
+    private static func lastChange(of directory: String) -> Date? {
+        for path in [directory + "/data", directory] {
+            if let date = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date { return date }
+        }
+        return nil
     }
 
     /// Removes a partial write.

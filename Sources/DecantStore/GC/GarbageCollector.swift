@@ -20,7 +20,8 @@ public struct GarbageCollectionReport: Sendable, Codable, Equatable {
     public var expiredLeases: [String] = []
     /// Leases whose holding process has ended (``HeldLease``): a pull that was killed.
     public var abandonedLeases: [String] = []
-    /// Partial writes nobody has touched for longer than the expiry.
+    /// Partial writes nobody has touched for longer than the expiry, by ref; one whose ref was
+    /// lost in a crash as `(no ref) DIRECTORY`.
     public var ingests: [String] = []
     public var bytesFreed: Int64 = 0
 }
@@ -130,6 +131,10 @@ public struct GarbageCollector: Sendable {
             guard store.content.abortIfIdle(ref: ingest.ref, dryRun: dryRun) else { continue }
             report.ingests.append(ingest.ref)
             report.bytesFreed += ingest.offset
+        }
+        for ingest in store.content.removeUnnamedIngests(olderThan: ingestExpiry, now: now, dryRun: dryRun) {
+            report.ingests.append("(no ref) " + ingest.name)
+            report.bytesFreed += ingest.size
         }
         if !dryRun {
             store.leases.removeStrayLockFiles()
