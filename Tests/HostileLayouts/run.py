@@ -33,6 +33,7 @@ FUZZ = os.path.abspath(OPTIONS.work)
 LAYOUTS = FUZZ + "/layouts"
 RUN = FUZZ + "/run"
 os.environ["DECANT_HOSTILE_TRIPWIRE"] = FUZZ + "/tripwire"
+os.environ["DECANT_HOSTILE_SNAPSHOTTER"] = OPTIONS.snapshotter or "overlay"
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tarlib as t  # noqa: E402
