@@ -26,17 +26,19 @@ import Testing
         }
     }
 
-    /// A header that cannot be read is placed after the last entry read, which it is not blamed on.
-    @Test func aBadHeaderIsPlacedAfterTheEntryBeforeIt() async throws {
+    /// A header that cannot be read (a bad checksum, or the stream ends inside it) is placed
+    /// after the last entry read, which it is not blamed on.
+    @Test(arguments: [("err-tar-bad-checksum", "ebc/"), ("err-tar-truncated-header", "eth/f0")])
+    func aBadHeaderIsPlacedAfterTheEntryBeforeIt(name: String, before: String) async throws {
         let fixtures = try await FixtureSet.get()
-        let fixture = try #require(fixtures.errorCases.first { $0.name == "err-tar-bad-checksum" })
+        let fixture = try #require(fixtures.errorCases.first { $0.name == name })
         let scratch = try Scratch(fixture.name)
         let error = try #require(throws: LayerError.self) {
             try applyLayer(fixtures.url(fixture.blob), mediaType: fixture.mediaType, into: scratch.directory("tree"),
                            whiteouts: .overlay)
         }
         #expect(error.entry == nil, "\(error)")
-        #expect(error.message.hasSuffix("(in the header after entry ebc/)"), "\(error)")
+        #expect(error.message.hasSuffix("(in the header after entry \(before))"), "\(error)")
     }
 
     /// A stream whose damage shows only at its end (the gzip trailer's CRC) is placed there, in

@@ -64,9 +64,9 @@ public enum LayerApplier {
             decoderDone.wait()
             _ = hasher.wait()
             var failure = describe(error, layer: layer, entry: position.entry)
-            // Only a header the reader could not parse is where the reader was; the decoder's
-            // errors say where they were found in the blob.
-            if case .header(let after) = position, error is TarFormatError {
+            // A header the reader could not read is where the reader was; the decoder's errors
+            // (already a LayerError) say where in the blob they were found instead.
+            if case .header(let after) = position, !(error is LayerError) {
                 failure.message += after.map { " (in the header after entry \($0))" } ?? " (in the first header)"
             }
             if failure.isContentError { failure.blob = decoder.drainBlobDigest() }

@@ -127,7 +127,7 @@ final class LayerDecoder: @unchecked Sendable {
                 if produced == 0 && pending.count == before {
                     // Input exhausted and nothing more buffered in the decoder: the stream is done.
                     if pending.isEmpty { finished = true; break }
-                    throw LayerError(.corrupt, layer: layer, message: "the \(compression) decoder stopped making progress")
+                    throw failure(DecodeError(kind: .corrupt, message: "the \(compression) decoder stopped making progress"))
                 }
             }
             if chunk.count > 0 {
