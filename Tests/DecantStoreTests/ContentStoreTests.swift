@@ -57,8 +57,12 @@ import Testing
             try first.write(Array(payload[..<100_000]))
         }
         #expect(try fixture.store.content.ingests().map(\.offset) == [100_000])
+        // A crash can leave `startedat` empty (it is not fsynced): the next writer writes it again.
+        let startedAt = fixture.store.layout.ingests + "/" + Digest.sha256(of: Array("resume".utf8)).encoded + "/startedat"
+        try Data().write(to: URL(fileURLWithPath: startedAt))
         let second = try fixture.store.content.writer(ref: "resume", expected: digest)
         #expect(second.offset == 100_000)
+        #expect((try? String(contentsOfFile: startedAt, encoding: .utf8)).flatMap(Double.init) != nil)
         try second.write(Array(payload[100_000...]))
         try second.commit()
         #expect(try fixture.store.content.info(digest).size == Int64(payload.count))
@@ -112,6 +116,52 @@ import Testing
         try again.write(blob)
         try again.commit()
         #expect(FileManager.default.contents(atPath: try store.content.path(of: digest)) == Data(blob))
+    }
+
+    /// An ingest is judged stale with its lock held, on the directory that is there then: one a
+    /// writer has made again, or resumed, since the collector listed it stays.
+    @Test func anIngestMadeAgainOrResumedSinceItWasListedStays() throws {
+        let fixture = try StoreFixture("content-relisted")
+        let store = fixture.store
+        let directory = store.layout.ingests + "/" + Digest.sha256(of: Array("r".utf8)).encoded
+        let expiry: TimeInterval = 3600
+        func age() throws {
+            let old = Date().addingTimeInterval(-2 * expiry)
+            try FileManager.default.setAttributes([.modificationDate: old], ofItemAtPath: directory + "/data")
+        }
+        let first = try store.content.writer(ref: "r")
+        try first.write([1, 2, 3])
+        try age()
+        #expect(try store.content.ingests().map(\.ref) == ["r"])
+        // The writer gives it up and starts again: the new directory is made, not yet locked.
+        first.discard()
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
+        #expect(!store.content.abortIfIdle(ref: "r", olderThan: expiry))
+        #expect(FileManager.default.fileExists(atPath: directory))
+        // A writer resumes it and lets go, leaving it to be resumed again.
+        do {
+            let second = try store.content.writer(ref: "r")
+            try second.write([4])
+        }
+        #expect(!store.content.abortIfIdle(ref: "r", olderThan: expiry))
+        try age()
+        #expect(store.content.abortIfIdle(ref: "r", olderThan: expiry))
+        #expect(!FileManager.default.fileExists(atPath: directory))
+    }
+
+    /// `abort` refuses an ingest a writer holds, as `abortIfIdle` does: removing it under the
+    /// writer would let its commit rename another writer's data into place.
+    @Test func anIngestBeingWrittenIsNotAborted() throws {
+        let fixture = try StoreFixture("content-abort")
+        let writer = try fixture.store.content.writer(ref: "held")
+        try writer.write([1])
+        #expect {
+            try fixture.store.content.abort(ref: "held")
+        } throws: { error in
+            (error as? StoreError)?.code == .unavailable
+        }
+        #expect(try fixture.store.content.ingests().map(\.ref) == ["held"])
+        withExtendedLifetime(writer) {}
     }
 
     @Test func aSecondWriterOfTheSameRefIsRefusedWhileTheFirstHoldsIt() throws {

@@ -190,6 +190,27 @@ import Glibc
         #expect(try store.leases.list(holders: true).first { $0.id == "../metadata.db" }?.holder == LeaseHolder.none)
     }
 
+    /// A crash right after an ingest's directory was made leaves it empty: no ref, no data, no
+    /// lock. A dry run reports it and leaves it as it was (making its lock file would make the
+    /// directory look new, and keep it another expiry); a collection removes it.
+    @Test func aDryRunLeavesAnEmptyIngestAsItFoundIt() throws {
+        let fixture = try StoreFixture("gc-empty-ingest")
+        let store = fixture.store
+        let name = Digest.sha256(of: Array("crashed".utf8)).encoded
+        let directory = store.layout.ingests + "/" + name
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
+        let old = Date().addingTimeInterval(-2 * GarbageCollector.defaultIngestExpiry)
+        try FileManager.default.setAttributes([.modificationDate: old], ofItemAtPath: directory)
+        let dry = try GarbageCollector(store: store).collect(dryRun: true)
+        #expect(dry.ingests == ["(no ref) " + name])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).isEmpty)
+        let changed = try #require(try FileManager.default.attributesOfItem(atPath: directory)[.modificationDate] as? Date)
+        #expect(abs(changed.timeIntervalSince(old)) < 0.01, "the dry run changed the directory at \(changed)")
+        let report = try GarbageCollector(store: store).collect(dryRun: false)
+        #expect(report.ingests == ["(no ref) " + name])
+        #expect(!FileManager.default.fileExists(atPath: directory))
+    }
+
     /// Partial blobs stay for resuming while recent or being written, and go once stale; so do
     /// an ingest directory whose removal a crash interrupted (moved aside, not yet deleted) and
     /// a stale one whose `ref` file a crash lost, which cannot be listed by its ref.

@@ -150,55 +150,72 @@ public final class ContentStore: Sendable {
         }
     }
 
-    /// Removes `ref`'s partial write unless a writer (in this process or another) holds it;
-    /// `false` when one does. The ingest's lock is held while it is removed, so no writer can
-    /// start on it half-way.
-    public func abortIfIdle(ref: String, dryRun: Bool = false) -> Bool {
-        let directory = ingestDirectory(ref)
-        guard let lock = lockIfIdle(directory) else { return false }
-        if !dryRun { removeIngestDirectory(directory) }
-        withExtendedLifetime(lock) {}
-        return true
+    /// Removes `ref`'s partial write unless a writer (in this process or another) holds it, or,
+    /// with `age`, it changed in the last `age` seconds; `false` when it stays. The ingest's
+    /// lock is held while it is judged and removed, so no writer can start on it half-way.
+    public func abortIfIdle(ref: String, dryRun: Bool = false, olderThan age: TimeInterval? = nil, now: Date = Date()) -> Bool {
+        removeIfIdle(ingestDirectory(ref), olderThan: age, now: now, dryRun: dryRun)
     }
 
     /// Removes the ingests whose `ref` file does not name them (a crash lost it before it
-    /// reached the disk) once unchanged for longer than `expiry` and held by no writer: they are
+    /// reached the disk) once unchanged for longer than `age` and held by no writer: they are
     /// not listed, so a removal by ref never reaches them. Their directory names and sizes.
-    func removeUnnamedIngests(olderThan expiry: TimeInterval, now: Date, dryRun: Bool) -> [(name: String, size: Int64)] {
+    func removeUnnamedIngests(olderThan age: TimeInterval, now: Date, dryRun: Bool) -> [(name: String, size: Int64)] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: layout.ingests)) ?? []
         var removed: [(name: String, size: Int64)] = []
         for name in names.sorted() where !name.hasPrefix(Self.asidePrefix) {
             let directory = layout.ingests + "/" + name
             if let ref = try? String(contentsOfFile: directory + "/ref", encoding: .utf8), ingestDirectory(ref) == directory { continue }
-            guard let changed = Self.lastChange(of: directory), now.timeIntervalSince(changed) > expiry,
-                  let lock = lockIfIdle(directory) else { continue }
-            removed.append((name, fileSize(directory + "/data") ?? 0))
-            if !dryRun { removeIngestDirectory(directory) }
-            withExtendedLifetime(lock) {}
+            let size = fileSize(directory + "/data") ?? 0
+            if removeIfIdle(directory, olderThan: age, now: now, dryRun: dryRun) { removed.append((name, size)) }
         }
         return removed
     }
 
-    /// The ingest's lock, if no writer holds it; `nil` when one does, or the ingest is gone. A
-    /// lock on a file that was removed since it was opened would guard nothing: the ingest
-    /// there now may be another writer's.
-    private func lockIfIdle(_ directory: String) -> OwnedDescriptor? {
-        (try? OwnedDescriptor.lockedFileIfFree(at: directory + "/lock")) ?? nil
+    /// Removes the ingest in `directory` unless a writer holds it or, with `age`, it changed in
+    /// the last `age` seconds. Its age is judged with its lock held, on the directory that was
+    /// locked: a writer may have resumed it, or replaced it with a new one, since it was listed.
+    /// A dry run takes no lock it would have to make (which would make the directory look new).
+    private func removeIfIdle(_ directory: String, olderThan age: TimeInterval?, now: Date, dryRun: Bool) -> Bool {
+        guard let listed = Self.stamp(directory) else { return false }
+        let lockPath = directory + "/lock"
+        var lock: OwnedDescriptor?
+        if !dryRun || FileManager.default.fileExists(atPath: lockPath) {
+            // A lock on a file that was removed since it was opened would guard nothing: the
+            // ingest there now may be another writer's.
+            guard let held = (try? OwnedDescriptor.lockedFileIfFree(at: lockPath)) ?? nil else { return false }
+            lock = held
+        }
+        defer { withExtendedLifetime(lock) {} }
+        guard let locked = Self.stamp(directory), locked.inode == listed.inode else { return false }
+        if let age {
+            // Without data, the directory's time from before the lock file was made.
+            let changed = Self.stamp(directory + "/data")?.modified ?? listed.modified
+            guard now.timeIntervalSince(changed) > age else { return false }
+        }
+        if !dryRun { removeIngestDirectory(directory) }
+        return true
     }
 
     /// When the ingest's data last changed, or (without data) when its directory did.
     private static func lastChange(of directory: String) -> Date? {
-        for path in [directory + "/data", directory] {
-            if let date = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date { return date }
-        }
-        return nil
+        (stamp(directory + "/data") ?? stamp(directory))?.modified
     }
 
-    /// Removes a partial write.
+    /// Which file `path` is, and when it last changed; `nil` when it is not there.
+    private static func stamp(_ path: String) -> (inode: ino_t, modified: Date)? {
+        guard let status = (try? FileDescriptor(rawValue: AT_FDCWD).status(of: path)) ?? nil else { return nil }
+        let time = status.modificationTime
+        return (status.inode, Date(timeIntervalSince1970: Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9))
+    }
+
+    /// Removes a partial write; `unavailable` while a writer holds it.
     public func abort(ref: String) throws(StoreError) {
         let directory = ingestDirectory(ref)
         guard FileManager.default.fileExists(atPath: directory) else { throw StoreError(.notFound, "ingest \(ref) not found") }
-        removeIngestDirectory(directory)
+        guard removeIfIdle(directory, olderThan: nil, now: Date(), dryRun: false) else {
+            throw StoreError(.unavailable, "ingest \(ref) is being written")
+        }
     }
 
     /// Removes what ingest removals left when their process died half-way through.

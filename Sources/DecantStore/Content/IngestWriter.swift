@@ -43,7 +43,8 @@ public final class IngestWriter {
         do {
             data = OwnedDescriptor(taking: try root.openEntry(directory + "/data", flags: O_RDWR | O_CREAT, mode: 0o600))
             try Self.writeSmallFile(directory + "/ref", ref)
-            if !FileManager.default.fileExists(atPath: directory + "/startedat") {
+            // Kept from the first writer; written again if a crash left it empty or torn.
+            if (try? String(contentsOfFile: directory + "/startedat", encoding: .utf8)).flatMap(Double.init) == nil {
                 try Self.writeSmallFile(directory + "/startedat", String(Date().timeIntervalSince1970))
             }
             if let total { try Self.writeSmallFile(directory + "/total", String(total)) }

@@ -128,7 +128,7 @@ public struct GarbageCollector: Sendable {
             try remove(doomed, from: snapshotter, dryRun: dryRun, into: &report)
         }
         for ingest in try store.content.ingests() where now.timeIntervalSince(ingest.updatedAt) > ingestExpiry {
-            guard store.content.abortIfIdle(ref: ingest.ref, dryRun: dryRun) else { continue }
+            guard store.content.abortIfIdle(ref: ingest.ref, dryRun: dryRun, olderThan: ingestExpiry, now: now) else { continue }
             report.ingests.append(ingest.ref)
             report.bytesFreed += ingest.offset
         }
