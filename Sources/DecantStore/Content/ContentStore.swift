@@ -136,10 +136,8 @@ public final class ContentStore: Sendable {
     /// Partial writes, for `content ls --ingests` and for resuming. One whose `ref` file does not
     /// name it (a crash lost it) is not listed: `gc` removes it once stale.
     public func ingests() throws(StoreError) -> [IngestStatus] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: layout.ingests)) ?? []
-        return names.sorted().filter { !$0.hasPrefix(Self.asidePrefix) }.compactMap { name in
-            let directory = layout.ingests + "/" + name
-            guard let ref = try? String(contentsOfFile: directory + "/ref", encoding: .utf8), ingestDirectory(ref) == directory else { return nil }
+        ingestDirectories().compactMap { directory in
+            guard let ref = ref(naming: directory) else { return nil }
             let started = (try? String(contentsOfFile: directory + "/startedat", encoding: .utf8)).flatMap(Double.init)
             return IngestStatus(
                 ref: ref, offset: fileSize(directory + "/data") ?? 0,
@@ -161,15 +159,27 @@ public final class ContentStore: Sendable {
     /// reached the disk) once unchanged for longer than `age` and held by no writer: they are
     /// not listed, so a removal by ref never reaches them. Their directory names and sizes.
     func removeUnnamedIngests(olderThan age: TimeInterval, now: Date, dryRun: Bool) -> [(name: String, size: Int64)] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: layout.ingests)) ?? []
         var removed: [(name: String, size: Int64)] = []
-        for name in names.sorted() where !name.hasPrefix(Self.asidePrefix) {
-            let directory = layout.ingests + "/" + name
-            if let ref = try? String(contentsOfFile: directory + "/ref", encoding: .utf8), ingestDirectory(ref) == directory { continue }
+        for directory in ingestDirectories() where ref(naming: directory) == nil {
             let size = fileSize(directory + "/data") ?? 0
-            if removeIfIdle(directory, olderThan: age, now: now, dryRun: dryRun) { removed.append((name, size)) }
+            if removeIfIdle(directory, olderThan: age, now: now, dryRun: dryRun) {
+                removed.append((String(directory.dropFirst(layout.ingests.count + 1)), size))
+            }
         }
         return removed
+    }
+
+    /// Every ingest's directory (not those being removed), sorted.
+    private func ingestDirectories() -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: layout.ingests)) ?? []
+        return names.sorted().filter { !$0.hasPrefix(Self.asidePrefix) }.map { layout.ingests + "/" + $0 }
+    }
+
+    /// The ref in `directory`'s `ref` file, if it names that directory: a crash can leave the
+    /// file missing, empty or torn.
+    private func ref(naming directory: String) -> String? {
+        guard let ref = try? String(contentsOfFile: directory + "/ref", encoding: .utf8), ingestDirectory(ref) == directory else { return nil }
+        return ref
     }
 
     /// Removes the ingest in `directory` unless a writer holds it or, with `age`, it changed in
@@ -240,8 +250,6 @@ public final class ContentStore: Sendable {
 
     /// How the names of ingest directories being removed start (those of ingests are digests).
     static let asidePrefix = "removing-"
-
-    // MARK: Internals
 
     /// Renames verified, fsynced ingest data into place and records its labels.
     func publish(ingestData path: String, digest: Digest, labels: [String: String]) throws(StoreError) -> ContentInfo {
