@@ -7,7 +7,7 @@ import Foundation
 struct ContentCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "content", abstract: "Blobs in the content store.",
-        subcommands: [List.self, Info.self, Remove.self, Label.self, Ingest.self])
+        subcommands: [List.self, Info.self, Remove.self, Label.self, Ingest.self, Abort.self])
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "ls", abstract: "List blobs (or partial ingests).")
@@ -61,6 +61,23 @@ struct ContentCommand: ParsableCommand {
                 for digest in digests {
                     try store.content.delete(try parseDigest(digest))
                     if !self.store.json { print(digest) }
+                }
+            }
+        }
+    }
+
+    struct Abort: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "abort",
+            abstract: "Drop partial writes (as listed by 'content ls --ingests'), unless a writer holds them now.")
+        @OptionGroup var store: StoreOptions
+        @Argument(help: "Refs of partial writes.") var refs: [String]
+
+        func run() throws {
+            try store.run { store in
+                for ref in refs {
+                    try store.content.abort(ref: ref)
+                    if !self.store.json { print(ref) }
                 }
             }
         }

@@ -36,6 +36,31 @@ import Testing
         #expect(try store.content.ingests().isEmpty)
     }
 
+    @Test func anIngestACrashLeftIsAbortedOnRequest() async throws {
+        let scratch = try Scratch("crash")
+        let root = scratch.url.appendingPathComponent("root").path
+        let input = scratch.url.appendingPathComponent("blob").path
+        try Data((0..<(3 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 13) }).write(to: URL(fileURLWithPath: input))
+        #expect(try await decant(root, ["content", "ingest", "r"], failpoint: "content-mid-ingest", input: input).status != 0)
+        let store = try Store(layout: StoreLayout(root: root))
+        #expect(try store.content.ingests().map(\.ref) == ["r"])
+
+        let unknown = try await decant(root, ["content", "abort", "nope"])
+        #expect(unknown.status != 0 && unknown.stderr.contains("ingest nope not found"), "\(unknown.stderr)")
+        do {
+            let writer = try store.content.writer(ref: "r")
+            let held = try await decant(root, ["content", "abort", "r"])
+            #expect(held.status != 0 && held.stderr.contains("ingest r is being written"), "\(held.stderr)")
+            withExtendedLifetime(writer) {}
+        }
+        #expect(try store.content.ingests().map(\.ref) == ["r"])
+
+        let aborted = try await decant(root, ["content", "abort", "r"])
+        #expect(aborted.status == 0 && aborted.stdout == "r\n", "\(aborted.stderr)")
+        #expect(try store.content.ingests().isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: StoreLayout(root: root).ingests).isEmpty)
+    }
+
     @Test func killedAfterTheRenameLeavesAWholeBlob() async throws {
         let scratch = try Scratch("crash")
         let root = scratch.url.appendingPathComponent("root").path
