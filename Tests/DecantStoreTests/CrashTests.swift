@@ -73,6 +73,55 @@ import Testing
         #expect(infos.map(\.digest) == [Digest.sha256(of: Array("complete".utf8))])
     }
 
+    /// The blob's file is in place, but its name is not on the disk until `content/blobs/sha256`
+    /// is flushed. When that flush fails, the write fails and records nothing. The disk dies
+    /// between the two: the ingest stops itself after the rename, and the test shuts the file
+    /// system holding `content/` down (the metadata database is on another one) before letting it
+    /// go on.
+    @Test func aBlobWhoseNameCannotBeFlushedIsNotRecorded() async throws {
+        let scratch = try Scratch("crash")
+        let volume = try SmallVolume(in: scratch, megabytes: 32)
+        defer { volume.unmount() }
+        let root = try scratch.directory("root")
+        try FileManager.default.createSymbolicLink(atPath: root.path + "/content", withDestinationPath: volume.mountPoint.path)
+        let bytes = Array("a blob whose name never reached the disk".utf8)
+        let input = scratch.url.appendingPathComponent("blob")
+        try Data(bytes).write(to: input)
+
+        let ingest = Process()
+        ingest.executableURL = URL(fileURLWithPath: Repository.decant)
+        ingest.arguments = ["content", "ingest", "r"]
+        ingest.environment = ProcessInfo.processInfo.environment.merging([
+            "DECANT_ROOT": root.path, "DECANT_FAILPOINT": "content-after-rename", "DECANT_FAILPOINT_ACTION": "stop",
+        ]) { $1 }
+        ingest.standardInput = try FileHandle(forReadingFrom: input)
+        let errors = Pipe()
+        ingest.standardError = errors
+        ingest.standardOutput = FileHandle.nullDevice
+        try ingest.run()
+        let pid = ingest.processIdentifier
+        // A test that fails before the SIGCONT below leaves no stopped process behind.
+        defer { if ingest.isRunning { kill(pid, SIGKILL) } }
+        let stopped = try await eventually(within: .seconds(60)) {
+            let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+            return stat.split(separator: ")").last?.split(separator: " ").first == "T"
+        }
+        #expect(stopped, "the ingest never reached the point after the rename")
+        try volume.shutDown()
+        kill(pid, SIGCONT)
+        try await offPool { ingest.waitUntilExit() }
+
+        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(ingest.terminationStatus != 0)
+        #expect(message.contains("cannot flush the content store's directory after adding \(Digest.sha256(of: bytes))")
+                    && message.contains("Input/output error"), "\(message)")
+        let recorded = try await Shell.check(["python3", "-c", """
+            import sqlite3, sys
+            print(sqlite3.connect(sys.argv[1]).execute("select count(*) from content").fetchone()[0])
+            """, root.path + "/metadata.db"])
+        #expect(recorded.stdout == "0\n", "the blob was recorded")
+    }
+
     @Test func killedMidCommitLeavesTheSnapshotActive() async throws {
         let scratch = try Scratch("crash")
         let root = scratch.url.appendingPathComponent("root").path

@@ -13,6 +13,16 @@ public struct SmallVolume {
         try Shell.check(["mount", "-o", "loop", image.path, mountPoint.path])
     }
 
+    /// Shuts the file system down as a disk that died would leave it (ext4's `EXT4_IOC_SHUTDOWN`,
+    /// flushing nothing): it stays mounted, and every operation on it fails with EIO from now on.
+    public func shutDown() throws {
+        try Shell.check(["python3", "-c", """
+            import fcntl, os, struct, sys
+            EXT4_IOC_SHUTDOWN, EXT4_GOING_FLAGS_NOLOGFLUSH = 0x8004587D, 2
+            fcntl.ioctl(os.open(sys.argv[1], os.O_RDONLY), EXT4_IOC_SHUTDOWN, struct.pack("I", EXT4_GOING_FLAGS_NOLOGFLUSH))
+            """, mountPoint.path])
+    }
+
     /// Detaches the volume at once, also while the test still holds files on it open (a store's
     /// database): the kernel lets go of it, and of its loop device, once they are closed. A plain
     /// `umount` fails with EBUSY then, leaving a mount behind on the machine.

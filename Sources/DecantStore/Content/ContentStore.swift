@@ -262,11 +262,16 @@ public final class ContentStore: Sendable {
     }
 
     /// After a blob's file appeared under its name: makes the name durable and records `labels`.
+    /// A failed flush fails the write, which then records nothing: the name may not survive a
+    /// crash. The verified file stays, as another writer may have put the same blob there.
     func recordPublished(_ digest: Digest, labels: [String: String]) throws(StoreError) -> ContentInfo {
-        let directory = open(layout.blobs, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if directory >= 0 {
-            fsync(directory)
-            close(directory)
+        do throws(SystemCallError) {
+            let directory = OwnedDescriptor(taking: try FileDescriptor.openDirectory(FilePath(layout.blobs)))
+            if fsync(directory.descriptor.rawValue) != 0 {
+                throw SystemCallError("fsync", path: layout.blobs, errno: Errno(rawValue: errno))
+            }
+        } catch {
+            throw StoreError(.io, "cannot flush the content store's directory after adding \(digest)", cause: error)
         }
         try metadata.write { db in
             let now = Date()
