@@ -102,9 +102,13 @@ import Testing
         let pid = ingest.processIdentifier
         // A test that fails before the SIGCONT below leaves no stopped process behind.
         defer { if ingest.isRunning { kill(pid, SIGKILL) } }
+        // Every thread: the one at the failpoint stops first, the others as they notice.
         let stopped = try await eventually(within: .seconds(60)) {
-            let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
-            return stat.split(separator: ")").last?.split(separator: " ").first == "T"
+            let threads = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+            return !threads.isEmpty && threads.allSatisfy { thread in
+                let stat = (try? String(contentsOfFile: "/proc/\(pid)/task/\(thread)/stat", encoding: .utf8)) ?? ""
+                return stat.split(separator: ")").last?.split(separator: " ").first == "T"
+            }
         }
         #expect(stopped, "the ingest never reached the point after the rename")
         try volume.shutDown()
