@@ -74,10 +74,8 @@ import Testing
     }
 
     /// The blob's file is in place, but its name is not on the disk until `content/blobs/sha256`
-    /// is flushed. When that flush fails, the write fails and records nothing. The disk dies
-    /// between the two: the ingest stops itself after the rename, and the test shuts the file
-    /// system holding `content/` down (the metadata database is on another one) before letting it
-    /// go on.
+    /// is flushed. When that flush fails, the write fails and records nothing. The disk holding
+    /// `content/` dies between the two (the metadata database is on another one).
     @Test func aBlobWhoseNameCannotBeFlushedIsNotRecorded() async throws {
         let scratch = try Scratch("crash")
         let volume = try SmallVolume(in: scratch, megabytes: 32)
@@ -85,14 +83,47 @@ import Testing
         let root = try scratch.directory("root")
         try FileManager.default.createSymbolicLink(atPath: root.path + "/content", withDestinationPath: volume.mountPoint.path)
         let bytes = Array("a blob whose name never reached the disk".utf8)
+
+        let (status, message) = try await ingestWhileADiskDies(bytes, root: root.path, volume: volume, scratch: scratch)
+        #expect(status != 0)
+        #expect(message.contains("cannot flush the content store's directory after adding \(Digest.sha256(of: bytes))")
+                    && message.contains("Input/output error"), "\(message)")
+        let recorded = try await Shell.check(["python3", "-c", """
+            import sqlite3, sys
+            print(sqlite3.connect(sys.argv[1]).execute("select count(*) from content").fetchone()[0])
+            """, root.path + "/metadata.db"])
+        #expect(recorded.stdout == "0\n", "the blob was recorded")
+    }
+
+    /// The same with the database's disk dying instead: the blob cannot be recorded, so its file
+    /// is taken out of the store again, and the ingest is dropped.
+    @Test func aBlobTheDatabaseCannotRecordIsTakenBack() async throws {
+        let scratch = try Scratch("crash")
+        let volume = try SmallVolume(in: scratch, megabytes: 32)
+        defer { volume.unmount() }
+        let root = volume.mountPoint.appendingPathComponent("root").path
+        let content = try scratch.directory("content")
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: false)
+        try FileManager.default.createSymbolicLink(atPath: root + "/content", withDestinationPath: content.path)
+
+        let bytes = Array("a blob nobody can record".utf8)
+        let (status, message) = try await ingestWhileADiskDies(bytes, root: root, volume: volume, scratch: scratch)
+        #expect(status != 0 && message.contains("cannot record \(Digest.sha256(of: bytes))") && message.contains("disk I/O error"), "\(message)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: content.path + "/blobs/sha256").isEmpty, "a blob stayed")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: content.path + "/ingest").isEmpty, "the ingest stayed")
+    }
+
+    /// Runs `decant content ingest` of `bytes` into the store at `root`, stopped right after the
+    /// blob's rename while the test shuts `volume` down (`EXT4_IOC_SHUTDOWN`: every operation on
+    /// it fails with EIO from then on), then lets it go on. Its exit status and standard error.
+    private func ingestWhileADiskDies(_ bytes: [UInt8], root: String, volume: SmallVolume, scratch: Scratch) async throws -> (Int32, String) {
         let input = scratch.url.appendingPathComponent("blob")
         try Data(bytes).write(to: input)
-
         let ingest = Process()
         ingest.executableURL = URL(fileURLWithPath: Repository.decant)
         ingest.arguments = ["content", "ingest", "r"]
         ingest.environment = ProcessInfo.processInfo.environment.merging([
-            "DECANT_ROOT": root.path, "DECANT_FAILPOINT": "content-after-rename", "DECANT_FAILPOINT_ACTION": "stop",
+            "DECANT_ROOT": root, "DECANT_FAILPOINT": "content-after-rename", "DECANT_FAILPOINT_ACTION": "stop",
         ]) { $1 }
         ingest.standardInput = try FileHandle(forReadingFrom: input)
         let errors = Pipe()
@@ -110,20 +141,11 @@ import Testing
                 return stat.split(separator: ")").last?.split(separator: " ").first == "T"
             }
         }
-        #expect(stopped, "the ingest never reached the point after the rename")
+        try #require(stopped, "the ingest never reached the point after the rename")
         try volume.shutDown()
         kill(pid, SIGCONT)
         try await offPool { ingest.waitUntilExit() }
-
-        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(ingest.terminationStatus != 0)
-        #expect(message.contains("cannot flush the content store's directory after adding \(Digest.sha256(of: bytes))")
-                    && message.contains("Input/output error"), "\(message)")
-        let recorded = try await Shell.check(["python3", "-c", """
-            import sqlite3, sys
-            print(sqlite3.connect(sys.argv[1]).execute("select count(*) from content").fetchone()[0])
-            """, root.path + "/metadata.db"])
-        #expect(recorded.stdout == "0\n", "the blob was recorded")
+        return (ingest.terminationStatus, String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
     }
 
     @Test func killedMidCommitLeavesTheSnapshotActive() async throws {

@@ -33,12 +33,14 @@ extension ContentStore {
         }
         let target = layout.blob(digest.encoded)
         // Through /proc: the inode that was read and checked, not whatever the path names now.
+        var placed: FileDescriptor? = file
         if linkat(AT_FDCWD, "/proc/self/fd/\(file.rawValue)", AT_FDCWD, target, AT_SYMLINK_FOLLOW) != 0 {
             let error = Errno(rawValue: errno)
             // A blob appears under its name only verified: whoever put it there first stored it.
             guard error == .fileExists else { return false }
+            placed = nil
         }
-        _ = try recordPublished(digest, labels: labels)
+        _ = try recordPublished(digest, labels: labels, placed: placed)
         return true
     }
 }

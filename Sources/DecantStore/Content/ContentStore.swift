@@ -251,20 +251,33 @@ public final class ContentStore: Sendable {
     /// How the names of ingest directories being removed start (those of ingests are digests).
     static let asidePrefix = "removing-"
 
-    /// Renames verified, fsynced ingest data into place and records its labels.
-    func publish(ingestData path: String, digest: Digest, labels: [String: String]) throws(StoreError) -> ContentInfo {
+    /// Renames verified, fsynced ingest data (open as `file`) into place and records its labels.
+    func publish(ingestData path: String, file: FileDescriptor, digest: Digest, labels: [String: String]) throws(StoreError) -> ContentInfo {
         let target = layout.blob(digest.encoded)
         if rename(path, target) != 0 {
             throw StoreError(.io, "cannot move \(digest) into place", cause: SystemCallError("rename", path: target, errno: Errno(rawValue: errno)))
         }
         Failpoint.hit("content-after-rename")
-        return try recordPublished(digest, labels: labels)
+        return try recordPublished(digest, labels: labels, placed: file)
     }
 
-    /// After a blob's file appeared under its name: makes the name durable and records `labels`.
-    /// A failed flush fails the write, which then records nothing: the name may not survive a
-    /// crash. The verified file stays, as another writer may have put the same blob there.
-    func recordPublished(_ digest: Digest, labels: [String: String]) throws(StoreError) -> ContentInfo {
+    /// After a blob's file appeared under its name (`placed`, when this writer put it there):
+    /// makes the name durable and records `labels`. When either fails, the write fails and the
+    /// name is taken back if it still leads to `placed`, so that the store holds no blob it did
+    /// not record. A blob another writer put there stays.
+    func recordPublished(_ digest: Digest, labels: [String: String], placed: FileDescriptor?) throws(StoreError) -> ContentInfo {
+        do throws(StoreError) {
+            try flushBlobDirectory(after: digest)
+            try record(digest, labels: labels)
+        } catch {
+            if let placed { withdraw(digest, placed: placed) }
+            throw error
+        }
+        return try info(digest)
+    }
+
+    /// `fsync` of `content/blobs/sha256`: a name added there is on the disk only after it.
+    private func flushBlobDirectory(after digest: Digest) throws(StoreError) {
         do throws(SystemCallError) {
             let directory = OwnedDescriptor(taking: try FileDescriptor.openDirectory(FilePath(layout.blobs)))
             if fsync(directory.descriptor.rawValue) != 0 {
@@ -273,15 +286,33 @@ public final class ContentStore: Sendable {
         } catch {
             throw StoreError(.io, "cannot flush the content store's directory after adding \(digest)", cause: error)
         }
-        try metadata.write { db in
-            let now = Date()
-            var record = try ContentRecord.fetchOne(db, key: digest.description)
-                ?? ContentRecord(digest: digest.description, labels: [:], createdAt: now, updatedAt: now)
-            record.labels.merge(labels) { _, new in new }
-            record.updatedAt = now
-            try record.save(db)
+    }
+
+    /// Removes blob `digest`'s name if it still leads to `placed`. Best effort: on a disk that
+    /// failed, the removal may fail too.
+    private func withdraw(_ digest: Digest, placed: FileDescriptor) {
+        let target = layout.blob(digest.encoded)
+        var mine = stat()
+        var there = stat()
+        guard fstat(placed.rawValue, &mine) == 0, stat(target, &there) == 0,
+              mine.st_dev == there.st_dev, mine.st_ino == there.st_ino else { return }
+        unlink(target)
+    }
+
+    /// Records blob `digest` in the metadata, with `labels` added to any it has.
+    private func record(_ digest: Digest, labels: [String: String]) throws(StoreError) {
+        do {
+            try metadata.write { db in
+                let now = Date()
+                var record = try ContentRecord.fetchOne(db, key: digest.description)
+                    ?? ContentRecord(digest: digest.description, labels: [:], createdAt: now, updatedAt: now)
+                record.labels.merge(labels) { _, new in new }
+                record.updatedAt = now
+                try record.save(db)
+            }
+        } catch {
+            throw StoreError(error.code, "cannot record \(digest)", cause: error)
         }
-        return try info(digest)
     }
 
     func ingestDirectory(_ ref: String) -> String {

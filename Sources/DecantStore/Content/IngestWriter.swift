@@ -215,7 +215,14 @@ public final class IngestWriter {
             discard()
             throw error
         }
-        let info = try store.publish(ingestData: directory + "/data", digest: digest, labels: labels)
+        let info: ContentInfo
+        do throws(StoreError) {
+            info = try store.publish(ingestData: directory + "/data", file: data.descriptor, digest: digest, labels: labels)
+        } catch {
+            // The disk or the database failed: the bytes are written again, as after a failed fsync.
+            discard()
+            throw error
+        }
         store.removeIngestDirectory(directory)
         return info
     }
