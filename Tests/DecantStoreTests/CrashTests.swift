@@ -55,6 +55,19 @@ import Testing
         }
         #expect(try store.content.ingests().map(\.ref) == ["r"])
 
+        // An ingest that cannot be locked, or moved away to be removed, is not said to be busy,
+        // nor to be gone: the immutable flag refuses even root both.
+        let directory = StoreLayout(root: root).ingests + "/" + Digest.sha256(of: Array("r".utf8)).encoded
+        for (immutable, failure) in [(directory + "/lock", "cannot lock the ingest in \(directory)"),
+                                     (directory, "cannot remove the ingest in \(directory)")] {
+            try await Shell.check(["chattr", "+i", immutable])
+            let refused = try await decant(root, ["content", "abort", "r"])
+            try await Shell.check(["chattr", "-i", immutable])
+            #expect(refused.status != 0 && refused.stderr.contains("cannot abort ingest r: \(failure)")
+                        && refused.stderr.contains("Operation not permitted"), "\(refused.stderr)")
+            #expect(try store.content.ingests().map(\.ref) == ["r"])
+        }
+
         let aborted = try await decant(root, ["content", "abort", "r"])
         #expect(aborted.status == 0 && aborted.stdout == "r\n", "\(aborted.stderr)")
         #expect(try store.content.ingests().isEmpty)

@@ -152,7 +152,7 @@ public final class ContentStore: Sendable {
     /// with `age`, it changed in the last `age` seconds; `false` when it stays. The ingest's
     /// lock is held while it is judged and removed, so no writer can start on it half-way.
     public func abortIfIdle(ref: String, dryRun: Bool = false, olderThan age: TimeInterval? = nil, now: Date = Date()) -> Bool {
-        removeIfIdle(ingestDirectory(ref), olderThan: age, now: now, dryRun: dryRun)
+        (try? removeIfIdle(ingestDirectory(ref), olderThan: age, now: now, dryRun: dryRun)) ?? false
     }
 
     /// Removes the ingests whose `ref` file does not name them (a crash lost it before it
@@ -162,7 +162,7 @@ public final class ContentStore: Sendable {
         var removed: [(name: String, size: Int64)] = []
         for directory in ingestDirectories() where ref(naming: directory) == nil {
             let size = fileSize(directory + "/data") ?? 0
-            if removeIfIdle(directory, olderThan: age, now: now, dryRun: dryRun) {
+            if (try? removeIfIdle(directory, olderThan: age, now: now, dryRun: dryRun)) ?? false {
                 removed.append((String(directory.dropFirst(layout.ingests.count + 1)), size))
             }
         }
@@ -186,14 +186,23 @@ public final class ContentStore: Sendable {
     /// the last `age` seconds. Its age is judged with its lock held, on the directory that was
     /// locked: a writer may have resumed it, or replaced it with a new one, since it was listed.
     /// A dry run takes no lock it would have to make (which would make the directory look new).
-    private func removeIfIdle(_ directory: String, olderThan age: TimeInterval?, now: Date, dryRun: Bool) -> Bool {
+    /// Throws when the lock cannot be taken or the directory cannot be removed.
+    private func removeIfIdle(_ directory: String, olderThan age: TimeInterval?, now: Date, dryRun: Bool) throws(StoreError) -> Bool {
         guard let listed = Self.stamp(directory) else { return false }
         let lockPath = directory + "/lock"
         var lock: OwnedDescriptor?
         if !dryRun || FileManager.default.fileExists(atPath: lockPath) {
             // A lock on a file that was removed since it was opened would guard nothing: the
             // ingest there now may be another writer's.
-            guard let held = (try? OwnedDescriptor.lockedFileIfFree(at: lockPath)) ?? nil else { return false }
+            let held: OwnedDescriptor?
+            do {
+                held = try OwnedDescriptor.lockedFileIfFree(at: lockPath)
+            } catch where error.errno == .noSuchFileOrDirectory {
+                return false
+            } catch {
+                throw StoreError(.io, "cannot lock the ingest in \(directory)", cause: error)
+            }
+            guard let held else { return false }
             lock = held
         }
         defer { withExtendedLifetime(lock) {} }
@@ -203,7 +212,7 @@ public final class ContentStore: Sendable {
             let changed = Self.stamp(directory + "/data")?.modified ?? listed.modified
             guard now.timeIntervalSince(changed) > age else { return false }
         }
-        if !dryRun { removeIngestDirectory(directory) }
+        if !dryRun { try removeIngestDirectory(directory) }
         return true
     }
 
@@ -222,9 +231,16 @@ public final class ContentStore: Sendable {
     /// Removes a partial write; `unavailable` while a writer holds it.
     public func abort(ref: String) throws(StoreError) {
         let directory = ingestDirectory(ref)
-        guard FileManager.default.fileExists(atPath: directory) else { throw StoreError(.notFound, "ingest \(ref) not found") }
-        guard removeIfIdle(directory, olderThan: nil, now: Date(), dryRun: false) else {
-            throw StoreError(.unavailable, "ingest \(ref) is being written")
+        let notFound = StoreError(.notFound, "ingest \(ref) not found")
+        guard FileManager.default.fileExists(atPath: directory) else { throw notFound }
+        do throws(StoreError) {
+            guard try removeIfIdle(directory, olderThan: nil, now: Date(), dryRun: false) else {
+                // A writer that committed or gave up meanwhile took the directory with it.
+                guard FileManager.default.fileExists(atPath: directory) else { throw notFound }
+                throw StoreError(.unavailable, "ingest \(ref) is being written")
+            }
+        } catch where error.code == .io {
+            throw StoreError(.io, "cannot abort ingest \(ref)", cause: error)
         }
     }
 
@@ -242,9 +258,14 @@ public final class ContentStore: Sendable {
     /// step: a writer that comes meanwhile then makes a directory of its own, where a removal
     /// file by file would let it lock a new `lock` file among the old files and lose them (or
     /// the ones it writes) to the rest of the removal.
-    func removeIngestDirectory(_ directory: String) {
+    /// Throws when the directory cannot be renamed (it stays whole); what is left aside once it
+    /// has been is removed by `gc`.
+    func removeIngestDirectory(_ directory: String) throws(StoreError) {
         let aside = layout.ingests + "/" + Self.asidePrefix + UUID().uuidString
-        guard rename(directory, aside) == 0 else { return }
+        guard rename(directory, aside) == 0 else {
+            throw StoreError(.io, "cannot remove the ingest in \(directory)",
+                             cause: SystemCallError("rename", path: directory, errno: Errno(rawValue: errno)))
+        }
         try? FileManager.default.removeItem(atPath: aside)
     }
 

@@ -223,7 +223,7 @@ public final class IngestWriter {
             discard()
             throw error
         }
-        store.removeIngestDirectory(directory)
+        try? store.removeIngestDirectory(directory)
         return info
     }
 
@@ -236,7 +236,7 @@ public final class IngestWriter {
     /// Deletes the partial data (the ingest directory), for a write that will not be resumed.
     public func discard() {
         direct = nil
-        store.removeIngestDirectory(directory)
+        try? store.removeIngestDirectory(directory)
         hasher = DigestHasher()
         offset = 0
     }
