@@ -34,6 +34,10 @@
 #                     removes what earlier runs and other users leave behind on /: on a journal-less
 #                     ext4, inode allocation skips (and checks one by one, recently_deleted()) every
 #                     inode freed in the last 5-10 minutes, which inflated kernel time 2-3x here.
+#                     Its own cost: flushes go through the loop device onto a sparse file, which
+#                     slows the tools that flush (decant, *-sync) more than those that do not
+#                     (tar, containerd). Ratios near a target swing by 10-25% between runs here
+#                     on either file system: use --runs 5 or more, and say which one was used.
 #
 # Tools (one run = one of these, timed from outside with date +%s%N and /usr/bin/time -v):
 #   decant          DECANT_ROOT=<fresh dir> decant pull --json oci:LAYOUT:latest   (defaults:

@@ -13,8 +13,8 @@ enum Failpoint {
     private static let stops = ProcessInfo.processInfo.environment["DECANT_FAILPOINT_ACTION"] == "stop"
 
     static func hit(_ name: String) {
-        // Sent to this thread: sent to the process, the stop could be taken by another thread
-        // while this one ran on past the point.
+        // To this thread: a signal sent to the process could be taken by another thread while
+        // this one ran on past the point.
         if armed == name { raise(stops ? SIGSTOP : SIGKILL) }
     }
 }
