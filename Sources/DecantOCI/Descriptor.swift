@@ -15,4 +15,23 @@ public struct Descriptor: Sendable, Codable, Hashable {
         self.annotations = annotations
         self.platform = platform
     }
+
+    private enum CodingKeys: String, CodingKey {
+        case mediaType, digest, size, annotations, platform, urls
+    }
+
+    /// Refuses a negative `size`: readers of a descriptor size buffers, read limits and byte
+    /// ranges from it, where a negative one traps instead of failing.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        mediaType = try container.decode(MediaType.self, forKey: .mediaType)
+        digest = try container.decode(Digest.self, forKey: .digest)
+        size = try container.decode(Int64.self, forKey: .size)
+        guard size >= 0 else {
+            throw DecodingError.dataCorruptedError(forKey: .size, in: container, debugDescription: "a negative size (\(size))")
+        }
+        annotations = try container.decodeIfPresent([String: String].self, forKey: .annotations)
+        platform = try container.decodeIfPresent(Platform.self, forKey: .platform)
+        urls = try container.decodeIfPresent([String].self, forKey: .urls)
+    }
 }

@@ -86,6 +86,10 @@ struct TarFiles: LayoutFiles {
         members = try Self.index(file, archive)
     }
 
+    /// The largest GNU long name or PAX header read: names are at most `PATH_MAX`, and a hostile
+    /// archive must not make the index allocate what its header claims.
+    static let metadataLimit: Int64 = 1 << 20
+
     func size(_ path: String) -> Int64? { members[Self.normalize(path)]?.size }
 
     func open(_ path: String, offset: Int64) throws(RemoteError) -> any ByteSource {
@@ -122,7 +126,8 @@ struct TarFiles: LayoutFiles {
                 return String(decoding: slice.prefix { $0 != 0 }, as: UTF8.self)
             }
             let sizeText = field(124, 12).trimmingCharacters(in: CharacterSet(charactersIn: " \0"))
-            guard let size = Int64(sizeText.isEmpty ? "0" : sizeText, radix: 8) else {
+            // A sign is not octal: "-1000" would move `offset` back onto this header for ever.
+            guard sizeText.allSatisfy({ ("0"..."7").contains($0) }), let size = Int64(sizeText.isEmpty ? "0" : sizeText, radix: 8) else {
                 throw RemoteError(.io, "archive \(archive): invalid tar header at byte \(offset)")
             }
             var name = field(0, 100)
@@ -132,6 +137,9 @@ struct TarFiles: LayoutFiles {
             }
             let data = offset + 512
             let type = header[156]
+            if type == UInt8(ascii: "L") || type == UInt8(ascii: "x"), size > Self.metadataLimit {
+                throw RemoteError(.unsupported, "archive \(archive): a \(size)-byte name or PAX header at byte \(offset), more than \(Self.metadataLimit)")
+            }
             switch type {
             case UInt8(ascii: "L"):
                 longName = String(decoding: try readExactly(Int(size), at: data).prefix { $0 != 0 }, as: UTF8.self)

@@ -13,6 +13,9 @@ import Testing
         (#""layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:\#(String(repeating: "b", count: 64))","size":"1"}]"#,
          "layers[0].size: not an integer"),
         (#""layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","size":1}]"#, "layers[0].digest: missing"),
+        // Sizes make buffers, read limits and ranges: a negative one is refused here.
+        (#""layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:\#(String(repeating: "b", count: 64))","size":-1}]"#,
+         "layers[0].size: a negative size (-1)"),
     ])
     func aWrongFieldIsNamed(_ layers: String, _ expected: String) {
         let manifest = #"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":\#(config),\#(layers)}"#

@@ -850,6 +850,18 @@ def _():
     return dict(layers=[GOOD()], manifest_override=_mo_layer_digest("md5:../../x"))
 
 
+def _mo_config_size(val):
+    def mo(m):
+        m["config"]["size"] = val
+        return m
+    return mo
+
+
+@case("config-size-negative", "fail", "config descriptor size -2 (a size buffers and limits are made from)")
+def _():
+    return dict(layers=[GOOD()], manifest_override=_mo_config_size(-2))
+
+
 @case("config-digest-traversal", "fail", "config digest 'sha256:../../../../etc/passwd'")
 def _():
     def mo(m):

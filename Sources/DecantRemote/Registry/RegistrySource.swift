@@ -54,7 +54,7 @@ public final class RegistrySource: ImageSource {
         let response = head.response
         if let digestText = response.headers.first(name: "Docker-Content-Digest"), let digest = Digest(digestText),
            let type = response.headers.first(name: "Content-Type"),
-           let lengthText = response.headers.first(name: "Content-Length"), let size = Int64(lengthText) {
+           let lengthText = response.headers.first(name: "Content-Length"), let size = Int64(lengthText), size >= 0 {
             if let pinned = image.digest, pinned != digest {
                 throw RemoteError(.digestMismatch, "\(head.endpoint.host) answered \(what) with digest \(digest) (digest mismatch)")
             }
@@ -80,6 +80,9 @@ public final class RegistrySource: ImageSource {
         let kind = isManifest ? "manifests" : "blobs"
         var headers = HTTPHeaders()
         if isManifest { headers.add(name: "Accept", value: Self.manifestTypes.joined(separator: ", ")) }
+        guard descriptor.size >= 0 else {
+            throw RemoteError(.digestMismatch, "\(descriptor.digest) has a negative size (\(descriptor.size))")
+        }
         guard descriptor.size <= Self.manifestLimit else {
             throw RemoteError(.unsupported, "\(descriptor.digest) is \(descriptor.size) bytes: too big for a manifest or config")
         }
