@@ -22,8 +22,9 @@ import Testing
         #expect(plain.map(\.baseURL) == ["http://registry.internal/v2"])
     }
 
-    @Test func readsContainerdHostsToml() throws {
-        let text = """
+    /// Also written on Windows (CRLF), where a comment must not swallow the rest of the file.
+    @Test(arguments: ["\n", "\r\n"]) func readsContainerdHostsToml(lineEnding: String) throws {
+        let lines = """
             # mirrors first, then the server
             server = "https://registry-1.docker.io"
             ca = "/etc/ca-upstream.pem"
@@ -41,10 +42,11 @@ import Testing
               [host."https://mirror.internal:5000/prefix".header]
                 x-team = "infra"
             """
+        let text = lines.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: lineEnding)
         try withHostsFile("docker.io", text) { directory in
             let endpoints = try RegistryHosts(directory: directory).endpoints(for: "docker.io")
-            #expect(endpoints.map(\.baseURL) == ["http://127.0.0.1:5001/v2", "https://mirror.internal:5000/prefix",
-                                                 "https://registry-1.docker.io/v2"])
+            try #require(endpoints.map(\.baseURL) == ["http://127.0.0.1:5001/v2", "https://mirror.internal:5000/prefix",
+                                                       "https://registry-1.docker.io/v2"])
             #expect(endpoints[0].isMirror && endpoints[1].isMirror && !endpoints[2].isMirror)
             #expect(endpoints[1].capabilities == [.pull])
             #expect(endpoints[1].caFiles == ["/etc/mirror-ca.pem", "/etc/other.pem"])

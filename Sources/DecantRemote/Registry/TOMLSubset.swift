@@ -32,7 +32,9 @@ struct TOMLSubset {
         var table: [String] = []
         var pending = ""
         var pendingLine = 0
-        for (number, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // TOML lines end in LF or CRLF; Swift reads "\r\n" as one Character, not as a "\n".
+        let lines = text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }
+        for (number, raw) in lines.enumerated() {
             let line = pending.isEmpty ? Self.stripComment(Substring(raw)) : pending + " " + Self.stripComment(Substring(raw))
             if pending.isEmpty { pendingLine = number + 1 }
             let trimmed = line.trimmingWhitespace()
