@@ -45,7 +45,7 @@ to blob bodies wherever they are served, main or redirect listener):
       ("manifest unknown", detail {"Tag": ref} or {"Name", "Revision"}), BLOB_UNKNOWN,
       NAME_UNKNOWN. A mirror that lacks the image.
   --redirect-blobs [--redirect-host 127.0.0.2] [--redirect-status 307]
-               [--redirect-reject-auth]
+               [--redirect-reject-auth] [--redirect-hops N]
       GET /v2/NAME/blobs/DIGEST is answered 307 with
       `Location: http://127.0.0.2:PORT2/v2/NAME/blobs/DIGEST?ticket=T` — a second listener of
       this proxy on another address, i.e. another host as far as a client knows. It serves the
@@ -53,7 +53,9 @@ to blob bodies wherever they are served, main or redirect listener):
       (like a presigned URL); the ticket stays valid for the proxy's lifetime (unknown ticket:
       403). Whether the client sent an Authorization header there is logged ("authorization"
       on listener "redirect"); it must not. --redirect-reject-auth answers such requests 400,
-      as S3 does. HEAD on blobs is not redirected.
+      as S3 does. HEAD on blobs is not redirected. --redirect-hops N (default 1): the redirect
+      listener answers a ticket with another redirect to itself (a new ticket) N-1 times before
+      it serves the blob, as a CDN in front of object storage may.
   --cut-after BYTES [--cut-reset]
       The first GET without Range of each blob (by digest) larger than BYTES gets the
       upstream's full headers (real Content-Length), BYTES body bytes, then the connection is
@@ -248,21 +250,7 @@ class Handler(BaseHTTPRequestHandler):
                                                 detail=detail)
 
         if a.redirect_blobs and blob and self.command == "GET":
-            ticket = secrets.token_urlsafe(12)
-            with px.lock:
-                px.tickets[ticket] = (self.path, self.headers.get("Authorization"))
-            location = "%s%s?ticket=%s" % (px.redirect_base, path, ticket)
-            self.rec["fault"] = "redirect"
-            if self.has_body():
-                self.close_connection = True
-            self.send_response_only(a.redirect_status)
-            self.send_header("Location", location)
-            self.send_header("Content-Length", "0")
-            self.send_header("Docker-Distribution-Api-Version", "registry/2.0")
-            self.end_headers()
-            self.sent_headers = True
-            self.rec.update(status=a.redirect_status, content_length=0, location=location)
-            return
+            return self.send_redirect(path, self.path, self.headers.get("Authorization"), a.redirect_hops)
 
         self.forward(self.path, self.headers.get("Authorization"), blob)
 
@@ -278,9 +266,30 @@ class Handler(BaseHTTPRequestHandler):
             self.rec["fault"] = "auth-on-redirect"
             return self.send_plain(400, b"fault-proxy: Only one auth mechanism allowed; an "
                                         b"Authorization header was sent to the redirect host\n")
-        upstream_path, auth = t
+        upstream_path, auth, hops = t
+        if hops > 1:
+            return self.send_redirect(url.path, upstream_path, auth, hops - 1)
         self.forward(upstream_path, auth, BLOB_RE.match(urllib.parse.urlsplit(
             upstream_path).path))
+
+    def send_redirect(self, path, upstream_path, auth, hops):
+        """Answers --redirect-status to the redirect listener, with a ticket for `hops` more
+        hops there (the last one serves the blob)."""
+        px = self.proxy
+        ticket = secrets.token_urlsafe(12)
+        with px.lock:
+            px.tickets[ticket] = (upstream_path, auth, hops)
+        location = "%s%s?ticket=%s" % (px.redirect_base, path, ticket)
+        self.rec["fault"] = "redirect"
+        if self.has_body():
+            self.close_connection = True
+        self.send_response_only(px.args.redirect_status)
+        self.send_header("Location", location)
+        self.send_header("Content-Length", "0")
+        self.send_header("Docker-Distribution-Api-Version", "registry/2.0")
+        self.end_headers()
+        self.sent_headers = True
+        self.rec.update(status=px.args.redirect_status, content_length=0, location=location)
 
     # ---- answers made here ------------------------------------------------------------
 
@@ -524,6 +533,7 @@ def main():
         s.add_argument("--redirect-host", default="127.0.0.2")
         s.add_argument("--redirect-status", type=int, default=307)
         s.add_argument("--redirect-reject-auth", action="store_true")
+        s.add_argument("--redirect-hops", type=int, default=1)
         s.add_argument("--cut-after", type=int, metavar="BYTES")
         s.add_argument("--cut-reset", action="store_true")
         s.add_argument("--cut-stall", type=float, metavar="SECONDS", default=0,

@@ -113,15 +113,17 @@ final class RegistryClient: Sendable {
                     request.headers.replaceOrAdd(name: "Authorization", value: authorization)
                 }
                 var response = try await http.execute(request, deadline: deadline, logger: logger)
-                // Redirects, typically to object storage: the Authorization header stays behind
-                // when the host changes.
+                // Redirects, typically to object storage: the Authorization header goes only
+                // where the request went first, compared with every hop (a second hop on the
+                // storage host is not the registry), and never from HTTPS down to HTTP.
+                let origin = URL(string: url)
                 var redirects = 0
                 while [301, 302, 303, 307, 308].contains(response.status.code), let location = response.headers.first(name: "Location") {
                     redirects += 1
                     guard redirects <= 10, let next = URL(string: location, relativeTo: URL(string: url))?.absoluteURL else {
                         throw RemoteError(.io, "\(what): too many or invalid redirects from \(url)")
                     }
-                    let sameHost = next.host == URL(string: url)?.host && next.port == URL(string: url)?.port
+                    let sameHost = Self.sameOrigin(next, origin)
                     url = next.absoluteString
                     var follow = HTTPClientRequest(url: url)
                     follow.method = method == .HEAD ? .HEAD : .GET
@@ -210,6 +212,14 @@ final class RegistryClient: Sendable {
         let hint = hasCredential ? "the credentials for \(endpoint.host) were refused"
             : "no credentials for \(endpoint.host): pass --user USER:PASSWORD or run docker login \(endpoint.host)"
         return "\(endpoint.host) refused \(what) of \(image.repository) (401 Unauthorized): \(hint)" + (detail.isEmpty ? "" : " (\(detail))")
+    }
+
+    /// Whether `url` has `origin`'s scheme, host and port (the scheme's default port when none
+    /// is given), as browsers compare origins.
+    static func sameOrigin(_ url: URL, _ origin: URL?) -> Bool {
+        guard let origin, let scheme = url.scheme?.lowercased(), scheme == origin.scheme?.lowercased() else { return false }
+        func port(_ url: URL) -> Int? { url.port ?? (scheme == "https" ? 443 : scheme == "http" ? 80 : nil) }
+        return url.host?.lowercased() == origin.host?.lowercased() && port(url) == port(origin)
     }
 
     static func retryAfter(_ headers: HTTPHeaders) -> Duration? {
