@@ -44,7 +44,7 @@ struct PullCommand: AsyncParsableCommand {
     @Flag(name: [.customShort("k"), .long], help: "Do not verify registry TLS certificates.") var skipVerify = false
     @Option(name: .long, help: "The most registry layers downloaded at once: a pull starts with --unpack-concurrency and adds one at a time while the network keeps the transfers in flight waiting.") var maxConcurrentDownloads = 3
     @Option(name: .long, help: "Attempts per registry request (connection errors, 429, 5xx) and per broken transfer.") var retries = 5
-    @Option(name: .long, help: "Seconds without a byte before a blob transfer is resumed on a new connection.") var stallTimeout = 30.0
+    @Option(name: .long, help: "Seconds without a byte before a blob transfer is resumed on a new connection, or without an answer before a request is sent again.") var stallTimeout = 30.0
     @Argument var reference: String
 
     /// How big the store's event log grows before the next pull starts a new one (the previous

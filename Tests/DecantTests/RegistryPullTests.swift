@@ -456,6 +456,40 @@ import Testing
         #expect(resumed.first?["status"] as? Int == 206)
     }
 
+    /// A registry (or a proxy in front of it) that takes a blob request and never answers: the
+    /// request is sent again once the no-progress timeout passes without a response head,
+    /// instead of being waited on until the server hangs up (here after 120 s).
+    @Test func aBlobRequestLeftWithoutAnAnswerIsSentAgain() async throws {
+        let fixtures = try await ImageFixtures.get()
+        let registry = try await RegistryServer("plain")
+        try await registry.push(layout: fixtures.path("multi"), to: "team/silent:v1")
+        let proxy = try await FaultProxy(upstream: registry, faults: ["--hold-headers", "120"])
+        let (scratch, store) = try freshStore("registry-silent")
+        defer { withExtendedLifetime(scratch) {} }
+        let started = ContinuousClock.now
+        let result = try await Puller(store: store).pull("\(proxy.host)/team/silent:v1", options: try options(stallTimeout: .seconds(2)))
+        #expect(ContinuousClock.now - started < .seconds(40), "the silent server was waited on")
+        #expect(result.layers.map(\.chainID.description) == fixtures.image("multi").chainIDs)
+    }
+
+    /// A server that ignores Range answers the resume with the whole blob: the bytes the reader
+    /// had are dropped as they come again, and that counts as progress. At 30 kB/s, skipping
+    /// the first 90 kB takes 3 s, longer than the 2 s no-progress timeout.
+    @Test func aResumeAnsweredFromTheStartIsNotTakenForAStall() async throws {
+        let fixtures = try await ImageFixtures.get()
+        let registry = try await RegistryServer("plain")
+        try await registry.push(layout: fixtures.path("multi"), to: "team/norange:v1")
+        let proxy = try await FaultProxy(upstream: registry, faults: ["--cut-after", "90000", "--ignore-range", "--rate", "30000"])
+        let (scratch, store) = try freshStore("registry-norange")
+        defer { withExtendedLifetime(scratch) {} }
+        let result = try await Puller(store: store).pull("\(proxy.host)/team/norange:v1", options: try options(stallTimeout: .seconds(2)))
+        #expect(result.layers.map(\.chainID.description) == fixtures.image("multi").chainIDs)
+        let biggest = try #require(result.layers.max { $0.size < $1.size })
+        let fetches = try proxy.requests().filter { ($0["path"] as? String)?.hasSuffix("/blobs/\(biggest.digest)") == true }
+        #expect(fetches.count == 2, "\(fetches)")
+        #expect(fetches.last?["fault"] as? String == "ignore-range" && fetches.last?["status"] as? Int == 200, "\(fetches)")
+    }
+
     /// One slot (`unpackConcurrency` 1) and a network of 40 kB/s: while the biggest layer (about
     /// 300 kB) trickles in, a second slot opens for the small layers. With a download limit of 1
     /// they wait for it instead.

@@ -26,7 +26,8 @@ Every request is logged to DIR/fault-proxy.log as one JSON line:
   {"time", "listener": "main"|"redirect", "method", "path" (with query), "range" (the Range
    header or null), "authorization" (bool: an Authorization header arrived), "status",
    "content_length" (the header sent, or null), "bytes" (body bytes sent), "fault" (null,
-   "status", "not-found", "redirect", "cut", "corrupt", "bad-ticket", "auth-on-redirect"),
+   "status", "not-found", "redirect", "cut", "corrupt", "bad-ticket", "auth-on-redirect",
+   "ignore-range", "hold"),
    "error" (null, or what went wrong: a client that hung up, an unreachable upstream — 502),
    "duration_ms", and for redirects "location"}
 
@@ -64,6 +65,13 @@ to blob bodies wherever they are served, main or redirect listener):
   --cut-stall SECONDS
       With --cut-after: after the BYTES, send nothing more for SECONDS but keep the connection
       open (a stalled transfer, which only a client's no-progress timeout resumes).
+  --hold-headers SECONDS
+      The first GET of each blob (by digest) gets no answer at all: the proxy reads the
+      request, waits SECONDS, then closes the connection. A server that accepts a request and
+      never responds, which only a client's timeout for the response head gets past.
+  --ignore-range
+      Blob requests reach upstream without their Range header, so a resume is answered 200
+      with the whole blob from byte 0, as by a server that does not do ranges.
   --rate BYTES_PER_SECOND
       Blob bodies (GET, 200 or 206) are sent no faster than this, per connection: a slow
       network, whose transfers keep the client waiting for bytes.
@@ -121,6 +129,7 @@ class Proxy:
                        if u.scheme == "https" else None)
         self.lock = threading.Lock()
         self.cut_done = set()
+        self.held = set()
         self.status_left = args.status_count
         self.status_re = re.compile(args.status_path_regex) if args.status_path_regex else None
         self.not_found = re.compile(args.not_found_repos) if args.not_found_repos else None
@@ -216,6 +225,16 @@ class Handler(BaseHTTPRequestHandler):
         url = urllib.parse.urlsplit(self.path)
         path = url.path
         blob = BLOB_RE.match(path)
+
+        if a.hold_headers and blob and self.command == "GET" and self.listener == "main":
+            with px.lock:
+                first = blob.group("digest") not in px.held
+                px.held.add(blob.group("digest"))
+            if first:
+                self.rec["fault"] = "hold"
+                time.sleep(a.hold_headers)
+                self.close_connection = True
+                return
 
         if px.take_status(self.command, path):
             self.rec["fault"] = "status"
@@ -343,6 +362,9 @@ class Handler(BaseHTTPRequestHandler):
                             skip_accept_encoding=True)
             for k, v in self.headers.items():
                 if k.lower() in HOP or k.lower() == "authorization":
+                    continue
+                if k.lower() == "range" and blob and a.ignore_range:
+                    self.rec["fault"] = "ignore-range"
                     continue
                 conn.putheader(k, v)
             if auth:
@@ -534,6 +556,8 @@ def main():
         s.add_argument("--redirect-status", type=int, default=307)
         s.add_argument("--redirect-reject-auth", action="store_true")
         s.add_argument("--redirect-hops", type=int, default=1)
+        s.add_argument("--ignore-range", action="store_true")
+        s.add_argument("--hold-headers", type=float, default=0)
         s.add_argument("--cut-after", type=int, metavar="BYTES")
         s.add_argument("--cut-reset", action="store_true")
         s.add_argument("--cut-stall", type=float, metavar="SECONDS", default=0,

@@ -116,7 +116,8 @@ import SystemPackage
         }
     }
 
-    /// A new transfer starts: its connection time counts from now.
+    /// A new transfer starts, or bytes arrived that the reader does not get (a server that
+    /// ignored a Range request resends the start): the time without progress counts from now.
     func markProgress() {
         condition.withLock { lastProgress = .now }
     }

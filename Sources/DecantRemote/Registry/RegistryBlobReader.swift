@@ -58,9 +58,10 @@ public final class RegistryBlobReader: BlobStream {
                 let start = received > 0 ? received : nil
                 if let endpoint {
                     response = try await client.send(.GET, path, to: endpoint, headers: [:], rangeStart: start,
-                                                     deadline: .distantFuture, what: what)
+                                                     deadline: .distantFuture, headTimeout: options.stallTimeout, what: what)
                 } else {
-                    response = try await client.send(.GET, path, capability: .pull, rangeStart: start, deadline: .distantFuture, what: what)
+                    response = try await client.send(.GET, path, capability: .pull, rangeStart: start, deadline: .distantFuture,
+                                                     headTimeout: options.stallTimeout, what: what)
                 }
                 endpoint = response.endpoint
                 outcome = .success(try await stream(response, from: received, offset: offset, descriptor: descriptor, queue: queue, stall: options.stallTimeout))
@@ -137,6 +138,9 @@ public final class RegistryBlobReader: BlobStream {
                         let drop = Int(min(skip, Int64(buffer.readableBytes)))
                         buffer.moveReaderIndex(forwardBy: drop)
                         skip -= Int64(drop)
+                        // Bytes had already still show a live connection: without this, skipping
+                        // back to a far offset looked like a stall and was given up.
+                        queue.markProgress()
                         if buffer.readableBytes == 0 { continue }
                     }
                     if offset + queue.produced + Int64(buffer.readableBytes) > limit {

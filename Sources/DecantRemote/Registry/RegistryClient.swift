@@ -75,12 +75,14 @@ final class RegistryClient: Sendable {
     /// Sends `method` for `path` (below `/v2`) to every endpoint with `capability` in turn, mirrors
     /// first; an endpoint that answers 404 or cannot be reached hands over to the next.
     func send(_ method: HTTPMethod, _ path: String, capability: RegistryEndpoint.Capability, headers: HTTPHeaders = [:],
-              rangeStart: Int64? = nil, deadline: NIODeadline = .now() + .seconds(120), what: String) async throws -> RegistryResponse {
+              rangeStart: Int64? = nil, deadline: NIODeadline = .now() + .seconds(120), headTimeout: Duration? = nil,
+              what: String) async throws -> RegistryResponse {
         var failures: [String] = []
         var lastError: RemoteError?
         for endpoint in endpoints where endpoint.capabilities.contains(capability) {
             do {
-                return try await send(method, path, to: endpoint, headers: headers, rangeStart: rangeStart, deadline: deadline, what: what)
+                return try await send(method, path, to: endpoint, headers: headers, rangeStart: rangeStart, deadline: deadline,
+                                      headTimeout: headTimeout, what: what)
             } catch let error as RemoteError where error.code == .notFound || (endpoint.isMirror && error.code == .unavailable) {
                 failures.append("\(endpoint): \(error.message)")
                 lastError = error
@@ -94,8 +96,15 @@ final class RegistryClient: Sendable {
     }
 
     /// One endpoint: authentication on 401, retries on connection errors, 429 and 5xx, redirects.
+    /// `headTimeout`: how long each attempt (and each redirect hop) may wait for the response
+    /// head before it counts as a connection error, within `deadline` (which bounds them all):
+    /// a server that accepts the connection and never answers is tried again, not waited on.
     func send(_ method: HTTPMethod, _ path: String, to endpoint: RegistryEndpoint, headers: HTTPHeaders,
-              rangeStart: Int64?, deadline: NIODeadline, what: String) async throws -> RegistryResponse {
+              rangeStart: Int64?, deadline: NIODeadline, headTimeout: Duration? = nil, what: String) async throws -> RegistryResponse {
+        func headDeadline() -> NIODeadline {
+            guard let headTimeout else { return deadline }
+            return min(deadline, .now() + .nanoseconds(Int64(headTimeout / .nanoseconds(1))))
+        }
         var attempt = 1
         var answeredChallenge = false
         while true {
@@ -112,7 +121,7 @@ final class RegistryClient: Sendable {
                 if let authorization = try await authenticator.authorization(host: endpoint.host, scope: scope) {
                     request.headers.replaceOrAdd(name: "Authorization", value: authorization)
                 }
-                var response = try await http.execute(request, deadline: deadline, logger: logger)
+                var response = try await execute(request, deadline: headDeadline(), headTimeout: headTimeout)
                 // Redirects, typically to object storage: the Authorization header goes only
                 // where the request went first, compared with every hop (a second hop on the
                 // storage host is not the registry), and never from HTTPS down to HTTP.
@@ -136,7 +145,7 @@ final class RegistryClient: Sendable {
                     follow.tlsConfiguration = sameHost ? request.tlsConfiguration
                         : Self.tls(caFiles: options.hosts.caFiles, skipVerify: options.hosts.skipVerify)
                     logger.debug("\(what): redirected to \(next.host ?? "?")")
-                    response = try await http.execute(follow, deadline: deadline, logger: logger)
+                    response = try await execute(follow, deadline: headDeadline(), headTimeout: headTimeout)
                 }
                 switch response.status.code {
                 case 200..<300:
@@ -189,6 +198,21 @@ final class RegistryClient: Sendable {
                 attempt += 1
             }
         }
+    }
+
+    /// `http.execute`, saying which wait ran out when the head did not come within `headTimeout`.
+    private func execute(_ request: HTTPClientRequest, deadline: NIODeadline, headTimeout: Duration?) async throws -> HTTPClientResponse {
+        do {
+            return try await http.execute(request, deadline: deadline, logger: logger)
+        } catch let error as HTTPClientError where error == .deadlineExceeded && headTimeout != nil {
+            throw HeadTimeout(timeout: headTimeout ?? .zero)
+        }
+    }
+
+    /// No response head within the time a transfer may go without a byte.
+    struct HeadTimeout: Error, CustomStringConvertible {
+        var timeout: Duration
+        var description: String { "no response for \(timeout)" }
     }
 
     /// Whether plain HTTP is in use for `host` (after the loopback fallback).

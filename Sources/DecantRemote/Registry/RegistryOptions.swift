@@ -8,7 +8,8 @@ public struct RegistryOptions: Sendable {
     /// The first retry waits this long; each further one twice as long, up to 10 s.
     public var initialBackoff: Duration
     /// A blob transfer that receives nothing for this long (while Decant is ready for more) is
-    /// dropped and resumed with a Range request.
+    /// dropped and resumed with a Range request; a request whose response head does not come
+    /// within it is sent again (one of the retries).
     public var stallTimeout: Duration
     /// Blob downloads at once to one registry host, across all pulls of this process.
     public var downloadsPerHost: Int

@@ -50,7 +50,10 @@ public final class RegistrySource: ImageSource {
         headers.add(name: "Accept", value: Self.manifestTypes.joined(separator: ", "))
         let what = "manifest \(image.manifestReference)"
         let capability: RegistryEndpoint.Capability = image.digest == nil ? .resolve : .pull
-        let head = try await client.send(.HEAD, path, capability: capability, headers: headers, what: what)
+        // A registry that takes the request and never answers is asked again after the stall
+        // timeout, as a blob transfer is.
+        let head = try await client.send(.HEAD, path, capability: capability, headers: headers,
+                                         headTimeout: client.options.stallTimeout, what: what)
         let response = head.response
         if let digestText = response.headers.first(name: "Docker-Content-Digest"), let digest = Digest(digestText),
            let type = response.headers.first(name: "Content-Type"),
@@ -61,7 +64,8 @@ public final class RegistrySource: ImageSource {
             return Descriptor(mediaType: MediaType(rawValue: Self.stripParameters(type)), digest: digest, size: size)
         }
         // No digest in the HEAD answer: GET the manifest and hash it.
-        let get = try await client.send(.GET, path, capability: capability, headers: headers, what: what)
+        let get = try await client.send(.GET, path, capability: capability, headers: headers,
+                                        headTimeout: client.options.stallTimeout, what: what)
         let data = try await Self.collect(get, limit: Self.manifestLimit, what: what)
         let digest = Digest.sha256(of: data)
         if let pinned = image.digest, pinned != digest {
@@ -88,7 +92,7 @@ public final class RegistrySource: ImageSource {
         }
         let what = "\(isManifest ? "manifest" : "blob") \(descriptor.digest)"
         let response = try await client.send(.GET, "/\(image.repository)/\(kind)/\(descriptor.digest)", capability: .pull,
-                                             headers: headers, what: what)
+                                             headers: headers, headTimeout: client.options.stallTimeout, what: what)
         return try verify(try await Self.collect(response, limit: descriptor.size + 1, what: what), descriptor, in: response.endpoint.host)
     }
 
