@@ -341,7 +341,11 @@ struct UnpackScheduler: Sendable {
         let uncompressed = ["containerd.io/uncompressed": diffID.description]
         var pending: PendingStore?
         if let writer, let tee = stream.tee {
-            if let failure = tee.failure { throw failure }
+            if let failure = tee.failure {
+                writer.discard()
+                throw PullError(image: reference, layer: layer.digest.description, code: failure.code.rawValue,
+                                message: "cannot store the blob: \(failure)")
+            }
             pending = PendingStore(.ingest(writer), digest: digests.compressedDigest, size: digests.compressedSize, labels: uncompressed)
         } else if let linkable = stream.linkable {
             pending = PendingStore(.link(linkable, store.content), digest: digests.compressedDigest, size: digests.compressedSize,

@@ -34,6 +34,31 @@ extension PullTests {
         #expect(!small.layers.isEmpty)
     }
 
+    /// Only the content store's disk fills up: the layer extracts and verifies, but its blob
+    /// could not be written whole. The pull fails naming the layer, and the part of the blob
+    /// that was written does not stay behind as an ingest (only a broken transfer keeps one,
+    /// to resume from).
+    @Test func aBlobTheContentStoreCannotHoldFailsItsLayerAndLeavesNoIngest() async throws {
+        let scratch = try Scratch("content-full")
+        let layout = scratch.url.appendingPathComponent("big").path
+        let made = try await Shell.check(["python3", RegistryServer.scripts.appendingPathComponent("make-big-image.py").path, layout, "48"])
+        let big = try #require(try JSONSerialization.jsonObject(with: Data(made.stdout.utf8)) as? [String: Any])
+        let volume = try SmallVolume(in: scratch, megabytes: 32)
+        defer { volume.unmount() }
+        let root = scratch.url.appendingPathComponent("root")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: root.path + "/content", withDestinationPath: volume.mountPoint.path)
+        let store = try Store(layout: StoreLayout(root: root.path))
+
+        let error = try await #require(throws: PullError.self) {
+            try await Puller(store: store).pull("oci:\(layout):latest", options: PullOptions(linkLocalBlobs: false))
+        }
+        #expect(error.description.contains("No space left on device"), "\(error)")
+        #expect(error.layer == big["layer"] as? String, "\(error)")
+        #expect(try store.content.ingests().isEmpty)
+        #expect(try store.overlay.walk(filters: []).isEmpty)
+    }
+
     /// The disk fills up at the worst moment: the layer is extracted and verified, and what is
     /// left is storing its blob (here a copy: the layout is on another file system) and
     /// committing its snapshot, which write files and the database. The pull fails with the
