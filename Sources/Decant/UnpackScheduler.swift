@@ -149,6 +149,11 @@ struct UnpackScheduler: Sendable {
                 if let trace = options.trace, let extracted = trace.end(of: "extract", layer: index) {
                     trace.record("wait-parent", layer: index, since: extracted)
                 }
+                // Stopped (cancelled) once every layer was extracted: commit nothing more.
+                if pull.cancellation.isCancelled {
+                    throw PullError(image: reference, layer: layers[index].digest.description, code: "cancelled",
+                                    message: "the pull was cancelled before the layer was committed")
+                }
                 // The flush waits on the disk for seconds: not on one of the few cooperative threads.
                 let committed = try await BlockingWork.run("decant-commit") {
                     try commit(key: key, index: index, chain: chain, result: result)
@@ -289,7 +294,12 @@ struct UnpackScheduler: Sendable {
         options.events?.emit(Event(type: "snapshot-prepare", image: reference, layer: layer.digest.description, snapshot: key))
         let directory = try snapshotter.directory(key)
         let stream = try await openBlob(layer)
-        if let remote = stream.remote { transfers?.insert(remote, index: index) }
+        if let remote = stream.remote {
+            transfers?.insert(remote, index: index)
+            // The extraction thread may be blocked on the network, where it does not see the
+            // pull's cancellation between entries.
+            pull.whenStopped { remote.cancel() }
+        }
         defer { transfers?.remove(index) }
         let (blob, applyProgress) = progress.track(stream.source, index: index, digest: layer.digest.description, total: layer.size)
         defer { progress.finish(index) }
@@ -310,6 +320,10 @@ struct UnpackScheduler: Sendable {
             if stream.remote?.failure?.code != .unavailable { writer?.discard() }
             if case .failure(let error) = applied {
                 // A transfer that failed knows more than "cannot read the blob".
+                if error.code == .source, stream.remote != nil, pull.cancellation.isCancelled {
+                    throw PullError(image: reference, layer: layer.digest.description, code: "cancelled",
+                                    message: "the pull was cancelled while the layer was being downloaded")
+                }
                 if error.code == .source, let failure = stream.remote?.failure {
                     throw PullError(image: reference, layer: layer.digest.description, code: failure.code.rawValue, message: failure.message)
                 }

@@ -31,6 +31,9 @@ extension ImageSource {
 /// A blob stream that can say why it failed in more words than an errno.
 public protocol BlobStream: ByteSource {
     var failure: RemoteError? { get }
+    /// Stops the transfer: its reader, even one blocked waiting for bytes, gets none more and
+    /// fails at once. For a pull that stops while the network keeps a layer waiting.
+    func cancel()
     /// How long its reader has spent, in total, waiting for bytes that had not arrived yet: a
     /// transfer that keeps its reader waiting is limited by the network, not by this machine.
     var readerWaiting: Duration { get }

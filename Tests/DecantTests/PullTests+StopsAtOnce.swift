@@ -50,4 +50,55 @@ extension PullTests {
         #expect(try store.overlay.walk(filters: []).isEmpty)
         #expect(try store.images.list().isEmpty)
     }
+
+    /// A pull cancelled once its layers are extracted, while it commits them one by one: it
+    /// commits no further layer, records no image, and what it committed goes again.
+    @Test func aPullCancelledWhileItCommitsCommitsNothingMore() async throws {
+        let fixtures = try await ImageFixtures.get()
+        let (scratch, store) = try freshStore("cancel-at-commit")
+        defer { withExtendedLifetime(scratch) {} }
+        let trigger = CancelOnEvent(type: "snapshot-commit")
+        // Held until the trigger knows the task, so that the first commit cannot come first.
+        let gate = Mutex(false)
+        let pull = Task { () -> PullError? in
+            while !gate.withLock({ $0 }) { await Task.yield() }
+            do throws(PullError) {
+                _ = try await Puller(store: store).pull("oci:" + fixtures.path("multi") + ":latest",
+                                                        options: PullOptions(unpackConcurrency: 4, events: trigger))
+                return nil
+            } catch {
+                return error
+            }
+        }
+        trigger.cancel(pull)
+        gate.withLock { $0 = true }
+        let error = await pull.value
+        #expect(trigger.hasFired)
+        #expect(error?.code == "cancelled", "\(String(describing: error))")
+        #expect(try store.overlay.walk(filters: []).isEmpty)
+        #expect(try store.images.list().isEmpty)
+    }
+}
+
+/// Cancels a task when the first event of a type is emitted.
+final class CancelOnEvent: EventSink, @unchecked Sendable {
+    private let type: String
+    private let task = Mutex<Task<PullError?, Never>?>(nil)
+    private let fired = Mutex(false)
+
+    init(type: String) {
+        self.type = type
+    }
+
+    func cancel(_ task: Task<PullError?, Never>) {
+        self.task.withLock { $0 = task }
+    }
+
+    var hasFired: Bool { fired.withLock { $0 } }
+
+    func emit(_ event: Event) {
+        guard event.type == type, !fired.withLock({ $0 }) else { return }
+        fired.withLock { $0 = true }
+        task.withLock { $0 }?.cancel()
+    }
 }

@@ -472,6 +472,40 @@ import Testing
         #expect(result.layers.map(\.chainID.description) == fixtures.image("multi").chainIDs)
     }
 
+    /// A layer whose bytes trickle in keeps its extraction thread waiting on the network, where
+    /// it does not see the pull's cancellation between entries: cancelling the pull ends that
+    /// wait too, at once, and leaves nothing behind.
+    @Test func aPullCancelledWhileTheNetworkKeepsALayerWaitingEndsAtOnce() async throws {
+        let fixtures = try await ImageFixtures.get()
+        let registry = try await RegistryServer("plain")
+        try await registry.push(layout: fixtures.path("multi"), to: "team/trickle:v1")
+        let proxy = try await FaultProxy(upstream: registry, faults: ["--rate", "2000"])
+        let (scratch, store) = try freshStore("registry-cancel")
+        defer { withExtendedLifetime(scratch) {} }
+        let options = try options(stallTimeout: .seconds(60))
+        let pull = Task { () -> PullError? in
+            do throws(PullError) {
+                _ = try await Puller(store: store).pull("\(proxy.host)/team/trickle:v1", options: options)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        // Once a layer is being extracted (its snapshot prepared), its bytes coming at 2 kB/s.
+        let reading = try await eventually(within: .seconds(20)) {
+            (try? store.overlay.walk(filters: []).contains { $0.kind == .active }) ?? false
+        }
+        #expect(reading, "no layer is being extracted")
+        try await Task.sleep(for: .seconds(1))
+        let cancelled = ContinuousClock.now
+        pull.cancel()
+        let error = await pull.value
+        #expect(ContinuousClock.now - cancelled < .seconds(5), "the cancelled pull waited for the network")
+        #expect(error?.code == "cancelled", "\(String(describing: error))")
+        #expect(try store.overlay.walk(filters: []).isEmpty)
+        #expect(try store.images.list().isEmpty)
+    }
+
     /// A server that ignores Range answers the resume with the whole blob: the bytes the reader
     /// had are dropped as they come again, and that counts as progress. At 30 kB/s, skipping
     /// the first 90 kB takes 3 s, longer than the 2 s no-progress timeout.

@@ -198,6 +198,24 @@ import SystemPackage
         condition.withLock { waited + (countingSince.map { ContinuousClock.now - $0 } ?? .zero) }
     }
 
+    /// The transfer is called off: the reader gets no more bytes and, blocked or not, the error
+    /// at once (also after a transfer that ended well: the bytes it has not read are dropped,
+    /// and it must not take their absence for the blob's end); a suspended download resumes
+    /// and sees it should stop.
+    func cancel() {
+        let waiter: CheckedContinuation<Void, Never>? = condition.withLock {
+            outcome = .failure(RemoteError(.io, "\(location): the transfer was cancelled"))
+            readerGone = true
+            chunks = []
+            head = 0
+            buffered = 0
+            condition.broadcast()
+            defer { spaceWaiter = nil }
+            return spaceWaiter
+        }
+        waiter?.resume()
+    }
+
     /// The reader is done (or gave up): a suspended download resumes and sees it should stop.
     func closeReader() {
         let waiter: CheckedContinuation<Void, Never>? = condition.withLock {

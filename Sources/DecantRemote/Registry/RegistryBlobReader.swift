@@ -31,6 +31,11 @@ public final class RegistryBlobReader: BlobStream {
 
     public var failure: RemoteError? { queue.failure }
 
+    public func cancel() {
+        queue.cancel()
+        task.cancel()
+    }
+
     public var readerWaiting: Duration { queue.readerWaiting }
 
     private struct Interrupted: Error, CustomStringConvertible {
