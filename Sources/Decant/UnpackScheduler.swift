@@ -26,6 +26,7 @@ struct UnpackScheduler: Sendable {
 
     let progress = ProgressBoard()
     private let lineage = SnapshotLineage()
+    private let flushHandles = FlushHandles()
 
     private var store: Store { pull.store }
     private var options: PullOptions { pull.options }
@@ -293,6 +294,13 @@ struct UnpackScheduler: Sendable {
         active.insert(key)
         options.events?.emit(Event(type: "snapshot-prepare", image: reference, layer: layer.digest.description, snapshot: key))
         let directory = try snapshotter.directory(key)
+        if options.sync == .fs {
+            do {
+                try flushHandles.open(key, directory: directory)
+            } catch {
+                throw PullError(image: reference, layer: layer.digest.description, code: "io", message: "cannot open \(directory): \(error)")
+            }
+        }
         let stream = try await openBlob(layer)
         if let remote = stream.remote {
             transfers?.insert(remote, index: index)
@@ -536,7 +544,7 @@ struct UnpackScheduler: Sendable {
         }
         if options.sync == .fs {
             let start = trace?.now() ?? 0
-            try flush(directory, layer: layer)
+            try flush(directory, handle: flushHandles.take(key), layer: layer)
             trace?.record("sync", layer: index, since: start)
         }
         if isCommitted(chain[index]) {
@@ -572,10 +580,12 @@ struct UnpackScheduler: Sendable {
         }
     }
 
-    /// `syncfs` once per layer, so that a committed snapshot survives a power loss whole.
-    private func flush(_ directory: String, layer: String) throws {
+    /// `syncfs` once per layer, so that a committed snapshot survives a power loss whole;
+    /// through `handle`, opened before the layer was written (see ``FlushHandles``), when there
+    /// is one.
+    private func flush(_ directory: String, handle: OwnedDescriptor?, layer: String) throws {
         do {
-            let handle = OwnedDescriptor(taking: try FileDescriptor.openDirectory(FilePath(directory)))
+            let handle = try handle ?? OwnedDescriptor(taking: try FileDescriptor.openDirectory(FilePath(directory)))
             try handle.descriptor.syncFilesystem(path: directory)
         } catch {
             throw PullError(image: reference, layer: layer, code: "io", message: "cannot flush \(directory): \(error)")
@@ -584,6 +594,7 @@ struct UnpackScheduler: Sendable {
 
     private func removeActive(_ active: KeySet) {
         for key in active.all {
+            _ = flushHandles.take(key)
             // Files first: the disk may be full, and deleting the row is a database write.
             try? snapshotter.discard(key)
             options.events?.emit(Event(type: "snapshot-remove", image: reference, snapshot: key))

@@ -8,7 +8,7 @@ import Foundation
 ///
 /// A real writeback error, where this machine's kernel has no device-mapper (`dm-flakey`) and no
 /// fault injection. Needs root.
-public struct WritebackFailingVolume {
+public struct WritebackFailingVolume: Sendable {
     public let mountPoint: URL
     private let backing: URL
 
