@@ -78,6 +78,7 @@ struct GCCommand: ParsableCommand {
                 text += report.expiredLeases.map { "\(verb) expired lease \($0)\n" }.joined()
                 text += report.abandonedLeases.map { "\(verb) lease \($0): the process holding it has ended\n" }.joined()
                 text += report.ingests.map { "\(verb) stale ingest \($0)\n" }.joined()
+                text += report.snapshotDirectories.map { "removed \($0), left by an interrupted snapshot removal\n" }.joined()
                 text += "\(report.content.count) blobs, \(report.snapshots.count) snapshots, \(Table.size(report.bytesFreed)) \(dryRun ? "would be freed" : "freed")\n"
                 return text
             }

@@ -119,6 +119,31 @@ import Glibc
         #expect(try store.overlay.walk(filters: []).map(\.name).sorted() == ["extract-def sha256:2", "user-work"])
     }
 
+    /// A removal that could not finish (here a file in the tree is immutable, as a disk error or
+    /// a kill in the middle would leave it) leaves the tree moved aside as `removing-<id>`, with
+    /// no snapshot pointing to it: the next collection removes it. The tree of a snapshot that
+    /// still exists is kept.
+    @Test func aSnapshotTreeAnInterruptedRemovalLeftIsCollected() async throws {
+        let fixture = try StoreFixture("gc-removing")
+        let store = fixture.store
+        _ = try store.overlay.prepare("kept", parent: nil, labels: [:])
+        _ = try store.overlay.prepare("doomed", parent: nil, labels: [:])
+        let stuck = try store.overlay.directory("doomed") + "/stuck"
+        try Data("x".utf8).write(to: URL(fileURLWithPath: stuck))
+        try await Shell.check(["chattr", "+i", stuck])
+        try store.overlay.remove("doomed")
+        let home = store.layout.root + "/snapshots/overlay"
+        let leftover = try FileManager.default.contentsOfDirectory(atPath: home).filter { $0.hasPrefix("removing-") }
+        try await Shell.check(["chattr", "-i", home + "/" + (try #require(leftover.first)) + "/fs/stuck"])
+        #expect(leftover.count == 1)
+
+        let report = try GarbageCollector(store: store).collect(dryRun: false)
+        #expect(report.snapshotDirectories == leftover.map { home + "/" + $0 })
+        let kept = try store.overlay.directory("kept")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: home).sorted() == [URL(fileURLWithPath: kept).deletingLastPathComponent().lastPathComponent])
+        #expect(try store.overlay.walk(filters: []).map(\.name) == ["kept"])
+    }
+
     /// A held lease lasts while its holder does, expiry or not: a collection keeps what it holds,
     /// and deletes it (its lock file too) as soon as the holder has gone without releasing it.
     /// A lease made without a holder stays until it expires, as before; a lock file left with no

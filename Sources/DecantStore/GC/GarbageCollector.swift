@@ -23,6 +23,9 @@ public struct GarbageCollectionReport: Sendable, Codable, Equatable {
     /// Partial writes nobody has touched for longer than the expiry, by ref; one whose ref was
     /// lost in a crash as `(no ref) DIRECTORY`.
     public var ingests: [String] = []
+    /// Directories of snapshots already removed, which a removal that a crash or an error
+    /// stopped had left (not counted in `bytesFreed`).
+    public var snapshotDirectories: [String] = []
     public var bytesFreed: Int64 = 0
 }
 
@@ -139,6 +142,9 @@ public struct GarbageCollector: Sendable {
         if !dryRun {
             store.leases.removeStrayLockFiles()
             store.content.removeLeftAsideIngests()
+            for snapshotter in store.snapshotters {
+                report.snapshotDirectories += snapshotter.removeInterruptedRemovals()
+            }
         }
         return report
     }

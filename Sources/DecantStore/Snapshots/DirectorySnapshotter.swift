@@ -93,6 +93,15 @@ extension DirectorySnapshotter {
         _ = try catalog.remove(key)
     }
 
+    public func removeInterruptedRemovals() -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: home)) ?? []
+        var removed: [String] = []
+        for name in names.sorted() where name.hasPrefix("removing-") || name.hasPrefix(".decant-removing-") {
+            if (try? removeFromHome(name)) != nil { removed.append(home + "/" + name) }
+        }
+        return removed
+    }
+
     /// Moves a snapshot's directory aside at once (a crash leaves no half-deleted tree under the
     /// snapshot's id), then deletes it.
     private func removeDirectory(_ id: Int64) {
@@ -120,8 +129,10 @@ extension DirectorySnapshotter {
     }
 
     public func cleanup() throws(StoreError) -> [String] {
-        let known = Set(try catalog.all().compactMap { $0.id.map(String.init) })
+        // Listed before the catalog is read: a snapshot's row is inserted before its directory
+        // is made, so a directory listed here whose row is missing below has none.
         let names = (try? FileManager.default.contentsOfDirectory(atPath: home)) ?? []
+        let known = Set(try catalog.all().compactMap { $0.id.map(String.init) })
         var removed: [String] = []
         for name in names.sorted() where !known.contains(name) {
             if (try? removeFromHome(name)) != nil { removed.append(home + "/" + name) }

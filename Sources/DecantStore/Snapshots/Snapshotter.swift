@@ -39,6 +39,9 @@ public protocol Snapshotter: Sendable {
     func directory(_ key: String) throws(StoreError) -> String
     /// Removes directories no snapshot points to (left by a crash); returns what it removed.
     func cleanup() throws(StoreError) -> [String]
+    /// Removes what removals that a crash or an error stopped left: directories moved aside to be
+    /// deleted, which no snapshot points to whatever else is going on; returns what it removed.
+    func removeInterruptedRemovals() -> [String]
 }
 
 /// The three kinds of snapshot.
