@@ -305,8 +305,9 @@ struct UnpackScheduler: Sendable {
         if let remote = stream.remote {
             transfers?.insert(remote, index: index)
             // The extraction thread may be blocked on the network, where it does not see the
-            // pull's cancellation between entries.
-            pull.whenStopped { remote.cancel() }
+            // pull's cancellation between entries. Weak: a finished transfer's buffers must not
+            // live until the pull ends.
+            pull.whenStopped { [weak remote] in remote?.cancel() }
         }
         defer { transfers?.remove(index) }
         let (blob, applyProgress) = progress.track(stream.source, index: index, digest: layer.digest.description, total: layer.size)

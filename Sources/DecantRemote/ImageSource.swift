@@ -29,7 +29,7 @@ extension ImageSource {
 }
 
 /// A blob stream that can say why it failed in more words than an errno.
-public protocol BlobStream: ByteSource {
+public protocol BlobStream: ByteSource, AnyObject {
     var failure: RemoteError? { get }
     /// Stops the transfer: its reader, even one blocked waiting for bytes, gets none more and
     /// fails at once. For a pull that stops while the network keeps a layer waiting.
