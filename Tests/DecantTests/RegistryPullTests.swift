@@ -506,6 +506,25 @@ import Testing
         #expect(try store.images.list().isEmpty)
     }
 
+    /// A manifest that says a layer is 1000 bytes longer than the blob the registry holds (which
+    /// registry 2.8 accepts): the body ends at the blob's real size, the request for the rest
+    /// is answered 416, and the pull fails as a size mismatch naming the layer, not as a
+    /// transfer error.
+    @Test func aLayerShorterThanItsDescriptorIsASizeMismatch() async throws {
+        let fixtures = try await ImageFixtures.get()
+        let registry = try await RegistryServer("plain")
+        try await registry.push(layout: fixtures.path("bad-layer-size"), to: "team/short:v1")
+        let (scratch, store) = try freshStore("registry-short")
+        defer { withExtendedLifetime(scratch) {} }
+        let error = try await #require(throws: PullError.self) {
+            try await Puller(store: store).pull("\(registry.host)/team/short:v1", options: try options())
+        }
+        #expect(error.code == "digest-mismatch" && error.message.contains("size mismatch"), "\(error)")
+        #expect(error.layer != nil, "\(error)")
+        #expect(try store.content.ingests().isEmpty)
+        #expect(try store.overlay.walk(filters: []).isEmpty)
+    }
+
     /// A server that ignores Range answers the resume with the whole blob: the bytes the reader
     /// had are dropped as they come again, and that counts as progress. At 30 kB/s, skipping
     /// the first 90 kB takes 3 s, longer than the 2 s no-progress timeout.

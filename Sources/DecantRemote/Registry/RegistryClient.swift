@@ -167,6 +167,9 @@ final class RegistryClient: Sendable {
                     throw RemoteError(.unauthorized, "\(endpoint.host) denied access to \(image.repository) (403 Forbidden) for \(what): \(await Self.errorMessage(response))")
                 case 404:
                     throw RemoteError(.notFound, "\(what) not found at \(endpoint.host) (404): \(await Self.errorMessage(response))")
+                case 416 where rangeStart != nil:
+                    // Asked for the rest of a blob whose body had ended: there is no rest.
+                    throw RemoteError(.digestMismatch, "\(what): \(endpoint.host) has nothing from byte \(rangeStart ?? 0) on (416 Range Not Satisfiable): the blob is shorter than its descriptor says (size mismatch)")
                 case 429, 500..<600:
                     let detail = "\(response.status.code) \(response.status.reasonPhrase)"
                     guard attempt < options.maxAttempts else {
