@@ -324,9 +324,14 @@ struct UnpackScheduler: Sendable {
                                   gzip: options.gzip, io: options.io, cancellation: pull.cancellation,
                                   progress: applyProgress, writeback: writeback))
         guard case .success(let result) = applied else {
-            // A transfer that broke for good keeps what it received, so that the next pull
-            // resumes there; any other failure leaves no trace.
-            if stream.remote?.failure?.code != .unavailable { writer?.discard() }
+            // A transfer that broke for good, or that the pull's stop cut short (Ctrl-C, another
+            // layer's failure), keeps what it received, so that the next pull resumes there, as
+            // containerd keeps an interrupted ingest; any other failure leaves no trace.
+            var cutShort = false
+            if case .failure(let error) = applied, stream.remote != nil, pull.cancellation.isCancelled {
+                cutShort = error.code == .cancelled || error.code == .source
+            }
+            if stream.remote?.failure?.code != .unavailable && !cutShort { writer?.discard() }
             if case .failure(let error) = applied {
                 // A transfer that failed knows more than "cannot read the blob".
                 if error.code == .source, stream.remote != nil, pull.cancellation.isCancelled {

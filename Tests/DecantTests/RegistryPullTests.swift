@@ -474,7 +474,8 @@ import Testing
 
     /// A layer whose bytes trickle in keeps its extraction thread waiting on the network, where
     /// it does not see the pull's cancellation between entries: cancelling the pull ends that
-    /// wait too, at once, and leaves nothing behind.
+    /// wait too, at once. No snapshot or image is left; what the transfers received is, as an
+    /// ingest, for the next pull to resume from.
     @Test func aPullCancelledWhileTheNetworkKeepsALayerWaitingEndsAtOnce() async throws {
         let fixtures = try await ImageFixtures.get()
         let registry = try await RegistryServer("plain")
@@ -504,6 +505,8 @@ import Testing
         #expect(error?.code == "cancelled", "\(String(describing: error))")
         #expect(try store.overlay.walk(filters: []).isEmpty)
         #expect(try store.images.list().isEmpty)
+        let kept = try store.content.ingests()
+        #expect(kept.contains { $0.offset > 0 }, "\(kept)")
     }
 
     /// A manifest that says a layer is 1000 bytes longer than the blob the registry holds (which
