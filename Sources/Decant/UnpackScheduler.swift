@@ -324,33 +324,28 @@ struct UnpackScheduler: Sendable {
                                   gzip: options.gzip, io: options.io, cancellation: pull.cancellation,
                                   progress: applyProgress, writeback: writeback))
         guard case .success(let result) = applied else {
+            guard case .failure(let error) = applied else { preconditionFailure("a result is a success or a failure") }
             // A transfer that broke for good, or that the pull's stop cut short (Ctrl-C, another
             // layer's failure), keeps what it received, so that the next pull resumes there, as
             // containerd keeps an interrupted ingest; any other failure leaves no trace.
-            var cutShort = false
-            if case .failure(let error) = applied, stream.remote != nil, pull.cancellation.isCancelled {
-                cutShort = error.code == .cancelled || error.code == .source
-            }
+            let cutShort = stream.remote != nil && pull.cancellation.isCancelled && (error.code == .cancelled || error.code == .source)
             if stream.remote?.failure?.code != .unavailable && !cutShort { writer?.discard() }
-            if case .failure(let error) = applied {
-                // A transfer that failed knows more than "cannot read the blob".
-                if error.code == .source, stream.remote != nil, pull.cancellation.isCancelled {
-                    throw PullError(image: reference, layer: layer.digest.description, code: "cancelled",
-                                    message: "the pull was cancelled while the layer was being downloaded")
-                }
-                if error.code == .source, let failure = stream.remote?.failure {
-                    throw PullError(image: reference, layer: layer.digest.description, code: failure.code.rawValue, message: failure.message)
-                }
-                // Bytes that are not the blob explain any content error: name the cause.
-                if let blob = error.blob, blob.digest != layer.digest || blob.size != layer.size {
-                    throw tornIfResumed(stream, key: key, active: active, PullError(
-                        image: reference, layer: layer.digest.description, code: "digest-mismatch",
-                        message: "the blob's bytes have digest \(blob.digest) and size \(blob.size), its descriptor says \(layer.digest) and \(layer.size) (digest mismatch; reading them failed first: \(error.detail))"))
-                }
-                let failure = PullError(image: reference, layer: layer.digest.description, code: error.code.rawValue, message: error.detail)
-                throw error.isContentError ? tornIfResumed(stream, key: key, active: active, failure) : failure
+            if cutShort && error.code == .source {
+                throw PullError(image: reference, layer: layer.digest.description, code: "cancelled",
+                                message: "the pull was cancelled while the layer was being downloaded")
             }
-            preconditionFailure("a result is a success or a failure")
+            // A transfer that failed knows more than "cannot read the blob".
+            if error.code == .source, let failure = stream.remote?.failure {
+                throw PullError(image: reference, layer: layer.digest.description, code: failure.code.rawValue, message: failure.message)
+            }
+            // Bytes that are not the blob explain any content error: name the cause.
+            if let blob = error.blob, blob.digest != layer.digest || blob.size != layer.size {
+                throw tornIfResumed(stream, key: key, active: active, PullError(
+                    image: reference, layer: layer.digest.description, code: "digest-mismatch",
+                    message: "the blob's bytes have digest \(blob.digest) and size \(blob.size), its descriptor says \(layer.digest) and \(layer.size) (digest mismatch; reading them failed first: \(error.detail))"))
+            }
+            let failure = PullError(image: reference, layer: layer.digest.description, code: error.code.rawValue, message: error.detail)
+            throw error.isContentError ? tornIfResumed(stream, key: key, active: active, failure) : failure
         }
         let seconds = (ContinuousClock.now - started).seconds
         let digests = result.digests
