@@ -325,11 +325,13 @@ struct UnpackScheduler: Sendable {
                                   progress: applyProgress, writeback: writeback))
         guard case .success(let result) = applied else {
             guard case .failure(let error) = applied else { preconditionFailure("a result is a success or a failure") }
-            // A transfer that broke for good, or that the pull's stop cut short (Ctrl-C, another
-            // layer's failure), keeps what it received, so that the next pull resumes there, as
-            // containerd keeps an interrupted ingest; any other failure leaves no trace.
             let cutShort = stream.remote != nil && pull.cancellation.isCancelled && (error.code == .cancelled || error.code == .source)
-            if stream.remote?.failure?.code != .unavailable && !cutShort { writer?.discard() }
+            // A transfer that broke for good, or that a cancel of the pull (Ctrl-C) cut short,
+            // keeps what it received, so that the next pull resumes there, as containerd keeps
+            // an interrupted ingest. Any other failure leaves no trace, nor does a download that
+            // stopped because another layer failed: a failed pull leaves the store as it was.
+            let keep = stream.remote?.failure?.code == .unavailable || (cutShort && pull.stopCause == nil)
+            if !keep { writer?.discard() }
             if cutShort && error.code == .source {
                 throw PullError(image: reference, layer: layer.digest.description, code: "cancelled",
                                 message: "the pull was cancelled while the layer was being downloaded")

@@ -613,6 +613,29 @@ import Testing
         #expect(try state(store) == before)
     }
 
+    /// The smallest layer is corrupt while the others still trickle in (2 kB/s): the pull fails
+    /// on it, and what the other layers had received is not kept either, as a failed pull leaves
+    /// the store as it was (only a cancelled one keeps its downloads, for the next pull).
+    @Test func aPullThatFailsKeepsNoneOfItsOtherDownloads() async throws {
+        let fixtures = try await ImageFixtures.get()
+        let registry = try await RegistryServer("plain")
+        try await registry.push(layout: fixtures.path("multi"), to: "team/partly:v1")
+        let layout = URL(fileURLWithPath: fixtures.path("multi"))
+        let index = try JSONDecoder().decode(ImageIndex.self, from: Data(contentsOf: layout.appendingPathComponent("index.json")))
+        let manifestDigest = try #require(index.manifests.first).digest.encoded
+        let manifest = try JSONDecoder().decode(ImageManifest.self, from: Data(contentsOf: layout.appendingPathComponent("blobs/sha256/" + manifestDigest)))
+        let smallest = try #require(manifest.layers.min { $0.size < $1.size })
+        #expect(manifest.layers.contains { $0.size > 50 * smallest.size }, "no layer is still downloading when the smallest fails")
+        let proxy = try await FaultProxy(upstream: registry, faults: ["--corrupt-blob", smallest.digest.description, "--rate", "2000"])
+        let (scratch, store) = try freshStore("registry-partly")
+        defer { withExtendedLifetime(scratch) {} }
+        let error = await pullError {
+            try await Puller(store: store).pull("\(proxy.host)/team/partly:v1", options: try options())
+        }
+        #expect(error?.layer == smallest.digest.description, "\(String(describing: error))")
+        #expect(try state(store) == [])
+    }
+
     /// A store that runs out of space while a registry pull streams a layer into it: ENOSPC
     /// naming the image and the layer, and the store exactly as it was (no blob, no ingest to
     /// resume, no snapshot).
